@@ -1,0 +1,510 @@
+//! Decoding of CDP messages: each frame is parsed once, events and replies keep the frame and
+//! point into it, and string parameters (heap snapshot chunks) are unescaped once, straight into
+//! the buffer that becomes the chunk.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::{Error, Result};
+
+/// One message from the inspector, decoded.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A reply to the call with this id.
+    Reply { id: u64, reply: Result<RawReply> },
+    /// An event.
+    Event(Event),
+}
+
+/// The error object of a CDP error reply.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CdpErrorBody {
+    #[serde(default)]
+    pub(crate) code: i64,
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) data: Option<serde_json::Value>,
+}
+
+/// The envelope of any CDP message, borrowing from the frame.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default, borrow)]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<CdpErrorBody>,
+}
+
+/// An event from the inspector: its method and its parameters, still in the frame they came in.
+///
+/// Cloning is cheap (a reference count), so one event can go to several subscribers.
+#[derive(Clone)]
+pub struct Event {
+    frame: Utf8Bytes,
+    method: Range<usize>,
+    params: Range<usize>,
+    /// The ranges came from the fast path, which does not look inside the parameters: an
+    /// object member after `params` would be taken for part of them. Whoever finds the
+    /// parameters invalid re-reads the frame with the full parser before giving up.
+    fast: bool,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the parameters: they may hold profile bytes or secrets.
+        f.debug_struct("Event")
+            .field("method", &self.method())
+            .field("params_len", &self.params.len())
+            .finish()
+    }
+}
+
+impl Event {
+    /// The event's method, e.g. `HeapProfiler.addHeapSnapshotChunk`.
+    pub fn method(&self) -> &str {
+        &self.frame[self.method.clone()]
+    }
+
+    /// The raw JSON text of the parameters (`{}` when the event has none).
+    pub fn params_json(&self) -> &str {
+        if self.params.is_empty() {
+            "{}"
+        } else {
+            &self.frame[self.params.clone()]
+        }
+    }
+
+    /// The parameters deserialized into `T` (which may borrow from the event).
+    pub fn params<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
+        match serde_json::from_str(self.params_json()) {
+            Ok(params) => Ok(params),
+            Err(_) if self.fast => serde_json::from_str(self.fully_parsed_params()?),
+            Err(source) => Err(source),
+        }
+        .map_err(|source| Error::Decode {
+            what: format!("the parameters of {}", self.method()),
+            source,
+        })
+    }
+
+    /// The parameters as the full parser finds them (for the rare frame the fast path misread).
+    fn fully_parsed_params(&self) -> Result<&str> {
+        let text: &str = &self.frame;
+        let envelope: Envelope<'_> =
+            serde_json::from_str(text).map_err(|source| Error::Decode {
+                what: format!("the parameters of {}", self.method()),
+                source,
+            })?;
+        Ok(envelope.params.map_or("{}", RawValue::get))
+    }
+
+    /// The string parameter `key`, unescaped, as bytes: one scan of the frame, one copy.
+    ///
+    /// This is how a heap snapshot chunk leaves the frame. Parameters of any other shape than a
+    /// single `{"key":"..."}` member fall back to a full parse.
+    pub fn string_param(&self, key: &str) -> Result<Bytes> {
+        let params = self.params_json();
+        if let Some(bytes) = single_string_member(params, key) {
+            return Ok(bytes);
+        }
+        let decode_error = |source| Error::Decode {
+            what: format!("the parameter {key:?} of {}", self.method()),
+            source,
+        };
+        let params = if self.fast {
+            self.fully_parsed_params()?
+        } else {
+            params
+        };
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(params).map_err(decode_error)?;
+        match map.get(key) {
+            Some(serde_json::Value::String(text)) => Ok(Bytes::from(text.clone().into_bytes())),
+            _ => Err(decode_error(serde::de::Error::custom(format!(
+                "no string member {key:?}"
+            )))),
+        }
+    }
+
+    /// Builds an event from its parts (for tests and decoders).
+    #[cfg(test)]
+    pub(crate) fn from_frame(frame: &str) -> Option<Self> {
+        match decode(Utf8Bytes::from(frame)).ok()? {
+            Incoming::Event(event) => Some(event),
+            Incoming::Reply { .. } => None,
+        }
+    }
+}
+
+/// The successful result of a call, still in the frame it came in.
+#[derive(Clone)]
+pub struct RawReply {
+    frame: Utf8Bytes,
+    result: Range<usize>,
+}
+
+impl std::fmt::Debug for RawReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawReply")
+            .field("result_len", &self.result.len())
+            .finish()
+    }
+}
+
+impl RawReply {
+    /// The raw JSON text of the result (`{}` when the reply had none).
+    pub fn result_json(&self) -> &str {
+        if self.result.is_empty() {
+            "{}"
+        } else {
+            &self.frame[self.result.clone()]
+        }
+    }
+
+    /// The frame the reply came in, and the byte range of the result within it: lets a caller
+    /// stream a large result (a CPU profile) without copying it.
+    pub fn into_parts(self) -> (Utf8Bytes, Range<usize>) {
+        (self.frame, self.result)
+    }
+
+    /// The result deserialized into `T`.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self, method: &str) -> Result<T> {
+        serde_json::from_str(self.result_json()).map_err(|source| Error::Decode {
+            what: format!("the reply to {method}"),
+            source,
+        })
+    }
+}
+
+/// Decodes one text frame. Events of the shape V8 writes (`{"method":"…","params":{…}}`) take a
+/// fast path that does not scan the parameters at all: whoever reads them validates them.
+pub(crate) fn decode(frame: Utf8Bytes) -> Result<Incoming> {
+    if let Some((method, params)) = fast_event_ranges(&frame) {
+        return Ok(Incoming::Event(Event {
+            frame,
+            method,
+            params,
+            fast: true,
+        }));
+    }
+    let decoded = {
+        let text: &str = &frame;
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::Decode {
+                what: "a message".to_owned(),
+                source: serde::de::Error::custom("a CDP message is a JSON object"),
+            });
+        }
+        let envelope: Envelope<'_> =
+            serde_json::from_str(text).map_err(|source| Error::Decode {
+                what: "a message".to_owned(),
+                source,
+            })?;
+        let range_of = |raw: &RawValue| offset_range(text, raw.get());
+        match (envelope.id, envelope.method) {
+            (Some(id), _) => {
+                let reply = match envelope.error {
+                    Some(body) => Err(cdp_error(String::new(), body)),
+                    None => Ok(envelope.result.map(range_of).unwrap_or(0..0)),
+                };
+                Decoded::Reply(id, reply)
+            }
+            (None, Some(method)) => {
+                let method_range = range_of(method);
+                // The method is a JSON string: strip its quotes; refuse escapes in it.
+                let inner = method_range.start + 1..method_range.end.saturating_sub(1);
+                if method_range.len() < 2 || text[inner.clone()].contains('\\') {
+                    return Err(Error::Decode {
+                        what: "a message".to_owned(),
+                        source: serde::de::Error::custom("event method is not a plain string"),
+                    });
+                }
+                Decoded::Event(inner, envelope.params.map(range_of).unwrap_or(0..0))
+            }
+            (None, None) => {
+                return Err(Error::Decode {
+                    what: "a message".to_owned(),
+                    source: serde::de::Error::custom("neither an id nor a method"),
+                });
+            }
+        }
+    };
+    Ok(match decoded {
+        Decoded::Reply(id, reply) => Incoming::Reply {
+            id,
+            reply: reply.map(|result| RawReply { frame, result }),
+        },
+        Decoded::Event(method, params) => Incoming::Event(Event {
+            frame,
+            method,
+            params,
+            fast: false,
+        }),
+    })
+}
+
+enum Decoded {
+    Reply(u64, Result<Range<usize>>),
+    Event(Range<usize>, Range<usize>),
+}
+
+/// Turns a CDP error body into the crate's error, naming the method called.
+pub(crate) fn cdp_error(method: String, body: CdpErrorBody) -> Error {
+    Error::Cdp {
+        method,
+        code: body.code,
+        message: body.message,
+        data: body.data.map(|data| match data {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        }),
+    }
+}
+
+/// The byte range of `part` within `whole`; `part` must be a sub-slice of `whole`.
+fn offset_range(whole: &str, part: &str) -> Range<usize> {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Recognises `{"method":"NAME","params":{…}}` exactly, without looking inside the parameters.
+fn fast_event_ranges(frame: &str) -> Option<(Range<usize>, Range<usize>)> {
+    const HEAD: &str = r#"{"method":""#;
+    const MIDDLE: &str = r#"","params":"#;
+    let rest = frame.strip_prefix(HEAD)?;
+    let name_len = rest.find('"')?;
+    let name = &rest[..name_len];
+    if name.is_empty() || name.contains('\\') {
+        return None;
+    }
+    let after_name = &rest[name_len..];
+    if !after_name.starts_with(MIDDLE) || !frame.ends_with("}}") {
+        return None;
+    }
+    let params_start = HEAD.len() + name_len + MIDDLE.len();
+    let params_end = frame.len() - 1;
+    if !frame[params_start..].starts_with('{') {
+        return None;
+    }
+    Some((HEAD.len()..HEAD.len() + name_len, params_start..params_end))
+}
+
+/// Reads `{"KEY":"…"}` exactly (no whitespace, one member) and unescapes the string in one pass.
+/// Returns `None` for any other shape, or an invalid string, so the caller falls back to serde.
+fn single_string_member(params: &str, key: &str) -> Option<Bytes> {
+    let rest = params.strip_prefix("{\"")?;
+    let rest = rest.strip_prefix(key)?;
+    let body = rest.strip_prefix("\":\"")?;
+    let body = body.strip_suffix("\"}")?;
+    unescape_json_string(body.as_bytes()).map(Bytes::from)
+}
+
+/// Unescapes the inside of a JSON string literal (without its quotes). Returns `None` when the
+/// text is not exactly one valid JSON string body (an unescaped quote, a bad escape, a raw
+/// control character, an unpaired surrogate).
+pub(crate) fn unescape_json_string(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let Some(at) = memchr::memchr2(b'\\', b'"', rest) else {
+            if rest.iter().any(|&b| b < 0x20) {
+                return None;
+            }
+            out.extend_from_slice(rest);
+            return Some(out);
+        };
+        let (plain, tail) = rest.split_at(at);
+        if plain.iter().any(|&b| b < 0x20) || tail[0] == b'"' {
+            return None;
+        }
+        out.extend_from_slice(plain);
+        let (&escape, after) = tail[1..].split_first()?;
+        rest = after;
+        match escape {
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let (code, after) = read_unicode_escape(rest)?;
+                rest = after;
+                let mut buf = [0_u8; 4];
+                out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Reads the `XXXX` of a `\uXXXX` escape (and its low surrogate partner, if it is a high one).
+fn read_unicode_escape(rest: &[u8]) -> Option<(char, &[u8])> {
+    let first = hex4(rest)?;
+    let rest = &rest[4..];
+    match first {
+        0xD800..=0xDBFF => {
+            let low_part = rest.strip_prefix(b"\\u")?;
+            let low = hex4(low_part)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let code = 0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(code)?, &low_part[4..]))
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some((char::from_u32(first)?, rest)),
+    }
+}
+
+fn hex4(bytes: &[u8]) -> Option<u32> {
+    let digits = bytes.get(..4)?;
+    digits.iter().try_fold(0_u32, |acc, &digit| {
+        Some(acc * 16 + (digit as char).to_digit(16)?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(frame: &str) -> Event {
+        Event::from_frame(frame).expect("an event")
+    }
+
+    #[test]
+    fn fast_path_event_keeps_method_and_params() {
+        let e = event(
+            r#"{"method":"HeapProfiler.addHeapSnapshotChunk","params":{"chunk":"{\"a\":1}\n"}}"#,
+        );
+        assert_eq!(e.method(), "HeapProfiler.addHeapSnapshotChunk");
+        assert_eq!(e.params_json(), r#"{"chunk":"{\"a\":1}\n"}"#);
+        assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"{\"a\":1}\n");
+    }
+
+    #[test]
+    fn string_param_unescapes_exactly_like_serde() {
+        let samples = [
+            "plain",
+            "quote \" backslash \\ slash / newline \n tab \t cr \r",
+            "control \u{1} \u{1f} del \u{7f}",
+            "non-ascii é 日本 emoji 🦀",
+            "",
+        ];
+        for sample in samples {
+            let frame =
+                serde_json::json!({"method": "X.y", "params": {"chunk": sample}}).to_string();
+            let e = event(&frame);
+            assert_eq!(
+                &e.string_param("chunk").expect("chunk")[..],
+                sample.as_bytes(),
+                "{frame}"
+            );
+        }
+        // Escapes serde_json does not produce but V8 or others may.
+        let e = event(r#"{"method":"X.y","params":{"chunk":"\u00e9\ud83e\udd80\/\b\f"}}"#);
+        assert_eq!(
+            &e.string_param("chunk").expect("chunk")[..],
+            "é🦀/\u{8}\u{c}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn invalid_strings_are_refused_not_mangled() {
+        for bad in [
+            r#"{"method":"X.y","params":{"chunk":"a"b"}}"#,
+            r#"{"method":"X.y","params":{"chunk":"\x"}}"#,
+            r#"{"method":"X.y","params":{"chunk":"\ud800"}}"#,
+            r#"{"method":"X.y","params":{"chunk":"\udc00"}}"#,
+            r#"{"method":"X.y","params":{"chunk":"\u12"}}"#,
+            "{\"method\":\"X.y\",\"params\":{\"chunk\":\"raw\u{1}control\"}}",
+            r#"{"method":"X.y","params":{"chunk":"trailing\"}}"#,
+        ] {
+            let Some(e) = Event::from_frame(bad) else {
+                continue;
+            };
+            assert!(e.string_param("chunk").is_err(), "accepted {bad}");
+        }
+    }
+
+    #[test]
+    fn slow_path_handles_other_layouts() {
+        let e = event(r#"{ "params": {"chunk": "x\"y", "other": 1}, "method": "A.b" }"#);
+        assert_eq!(e.method(), "A.b");
+        assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"x\"y");
+        let e = event(r#"{"method":"A.b"}"#);
+        assert_eq!(e.params_json(), "{}");
+    }
+
+    #[test]
+    fn trailing_members_after_params_are_not_mistaken_for_params() {
+        let e = event(r#"{"method":"A.b","params":{"chunk":"x"},"sessionId":"s"}"#);
+        assert_eq!(e.method(), "A.b");
+        assert_eq!(e.params_json(), r#"{"chunk":"x"}"#);
+        // Ends like the fast path's shape: the parameters are re-read in full when invalid.
+        let e = event(r#"{"method":"A.b","params":{"chunk":"x"},"extra":{"y":"z"}}"#);
+        assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"x");
+        let value: serde_json::Value = e.params().expect("params");
+        assert_eq!(value, serde_json::json!({"chunk": "x"}));
+    }
+
+    #[test]
+    fn replies_and_errors() {
+        match decode(Utf8Bytes::from(
+            r#"{"id":7,"result":{"result":{"type":"number","value":2}}}"#,
+        )) {
+            Ok(Incoming::Reply {
+                id: 7,
+                reply: Ok(reply),
+            }) => {
+                let value: serde_json::Value = reply.parse("Runtime.evaluate").expect("json");
+                assert_eq!(value["result"]["value"], 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match decode(Utf8Bytes::from(
+            r#"{"id":8,"error":{"code":-32601,"message":"'Foo.bar' wasn't found"}}"#,
+        )) {
+            Ok(Incoming::Reply {
+                id: 8,
+                reply:
+                    Err(Error::Cdp {
+                        code: -32601,
+                        message,
+                        ..
+                    }),
+            }) => {
+                assert!(message.contains("wasn't found"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_errors() {
+        for bad in [
+            "",
+            "not json",
+            "[1,2]",
+            "{}",
+            r#"{"id":"x"}"#,
+            r#"{"method":3}"#,
+            "{\"method\":\"a\\\"b\"}",
+        ] {
+            assert!(decode(Utf8Bytes::from(bad)).is_err(), "accepted {bad:?}");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The Chrome DevTools Protocol side: target discovery and the inspector session.
+
+mod address;
+mod connection;
+mod discovery;
+mod domain;
+mod message;
+mod session;
+mod shared;
+mod subscription;
+
+pub use address::is_loopback_host;
+pub use discovery::{
+    DiscoveredTarget, Discovery, TargetDescription, TargetSelector, TargetSpec, VersionInfo,
+    list_targets, version,
+};
+pub use domain::DomainGuard;
+pub use message::{Event, RawReply};
+pub use session::{
+    DEFAULT_CALL_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_MESSAGE_SIZE, InspectorSession,
+    SessionBuilder,
+};
+pub use subscription::Subscription;
