@@ -1,0 +1,375 @@
+//! [`FileSink`]: one profile streamed into a temporary file in the target directory, published
+//! under its final name by a link (or rename) that never overwrites, or removed.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_compression::Level;
+use async_compression::tokio::write::GzipEncoder;
+use async_trait::async_trait;
+use bytes::Bytes;
+use openprofiling_core::{ExportReceipt, ExportSink, ProfileMetadata};
+use tokio::fs::File;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tracing::{debug, warn};
+
+use crate::error::{Error, Result};
+
+/// Bytes gathered before a write reaches the file.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Mode of the directories we create: the owner only (snapshots hold every string of the heap).
+const DIR_MODE: u32 = 0o700;
+
+/// Mode of profile files.
+const FILE_MODE: u32 = 0o600;
+
+/// How many names the temporary file tries before giving up.
+const PARTIAL_ATTEMPTS: u32 = 16;
+
+/// The file being written, raw or through gzip.
+enum Output {
+    Raw(BufWriter<File>),
+    Gzip(GzipEncoder<BufWriter<File>>),
+}
+
+impl Output {
+    fn new(file: File, gzip: bool) -> Self {
+        let buffered = BufWriter::with_capacity(WRITE_BUFFER, file);
+        if gzip {
+            // The fastest level: the agent must keep up with the snapshot stream, and JSON
+            // still shrinks several times.
+            Self::Gzip(GzipEncoder::with_quality(buffered, Level::Fastest))
+        } else {
+            Self::Raw(buffered)
+        }
+    }
+
+    async fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Raw(out) => out.write_all(chunk).await,
+            Self::Gzip(out) => out.write_all(chunk).await,
+        }
+    }
+
+    /// Ends the gzip stream, flushes, and hands back the file.
+    async fn finish(self) -> io::Result<File> {
+        match self {
+            Self::Raw(mut out) => {
+                out.flush().await?;
+                Ok(out.into_inner())
+            }
+            Self::Gzip(mut out) => {
+                out.shutdown().await?;
+                Ok(out.into_inner().into_inner())
+            }
+        }
+    }
+}
+
+/// One profile on its way into a directory.
+///
+/// Chunks go to `.<final name>.<pid>-<n>.partial` in the target directory; on finish the file
+/// is synced and linked to its final name (refusing to overwrite), and the directory synced.
+/// On abort, on any failure in finish, or when dropped unfinished, the partial file is removed.
+pub(crate) struct FileSink {
+    /// The temporary file, while it exists under that name.
+    partial: Option<PathBuf>,
+    final_path: PathBuf,
+    directory: PathBuf,
+    /// The open file; taken by finish and abort.
+    output: Option<Output>,
+    /// Profile bytes written (before compression).
+    written: u64,
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("partial", &self.partial)
+            .field("final_path", &self.final_path)
+            .field("gzip", &matches!(self.output, Some(Output::Gzip(_))))
+            .field("written", &self.written)
+            .finish()
+    }
+}
+
+impl FileSink {
+    /// Makes sure `directory` exists, then creates the temporary file for a profile that will
+    /// be named `file_name`.
+    pub(crate) async fn open(directory: &Path, file_name: String, gzip: bool) -> Result<Self> {
+        let given = directory.to_owned();
+        let prepared = tokio::task::spawn_blocking(move || prepare(&given, &file_name))
+            .await
+            .map_err(|join| Error::Interrupted {
+                path: directory.to_owned(),
+                reason: join.to_string(),
+            })??;
+        debug!(partial = %prepared.partial.display(), gzip, "Profile file opened.");
+        Ok(Self {
+            output: Some(Output::new(File::from_std(prepared.file), gzip)),
+            partial: Some(prepared.partial),
+            final_path: prepared.final_path,
+            directory: prepared.directory,
+            written: 0,
+        })
+    }
+
+    fn partial_path(&self) -> PathBuf {
+        self.partial
+            .clone()
+            .unwrap_or_else(|| self.final_path.clone())
+    }
+
+    fn closed(&self) -> Error {
+        Error::Write {
+            path: self.partial_path(),
+            source: io::Error::other("the file was already closed"),
+        }
+    }
+
+    async fn publish(&mut self) -> Result<u64> {
+        let partial = self.partial_path();
+        let output = self.output.take().ok_or_else(|| self.closed())?;
+        let write_error = |source| Error::Write {
+            path: partial.clone(),
+            source,
+        };
+        let file = output.finish().await.map_err(write_error)?;
+        file.sync_all().await.map_err(write_error)?;
+        let stored_bytes = file.metadata().await.map_err(write_error)?.len();
+        drop(file);
+        let (from, to, directory) = (
+            partial.clone(),
+            self.final_path.clone(),
+            self.directory.clone(),
+        );
+        tokio::task::spawn_blocking(move || link_into_place(&from, &to, &directory))
+            .await
+            .map_err(|join| Error::Interrupted {
+                path: self.final_path.clone(),
+                reason: join.to_string(),
+            })??;
+        self.partial = None;
+        Ok(stored_bytes)
+    }
+}
+
+#[async_trait]
+impl ExportSink for FileSink {
+    async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
+        let Some(output) = self.output.as_mut() else {
+            return Err(self.closed().into());
+        };
+        if let Err(source) = output.write_all(&chunk).await {
+            return Err(Error::Write {
+                path: self.partial_path(),
+                source,
+            }
+            .into());
+        }
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(
+        mut self: Box<Self>,
+        profile: &ProfileMetadata,
+    ) -> openprofiling_core::Result<ExportReceipt> {
+        // On error, dropping `self` removes the partial file: nothing is published.
+        let stored_bytes = self.publish().await?;
+        debug!(
+            profile = %profile.id,
+            path = %self.final_path.display(),
+            bytes = self.written,
+            stored_bytes,
+            "Profile file published."
+        );
+        Ok(ExportReceipt {
+            location: self.final_path.display().to_string(),
+            stored_bytes,
+        })
+    }
+
+    async fn abort(mut self: Box<Self>, reason: &str) -> openprofiling_core::Result<()> {
+        // Close the file first; removing the name is enough on Unix either way.
+        drop(self.output.take());
+        let Some(partial) = self.partial.take() else {
+            return Ok(());
+        };
+        match tokio::fs::remove_file(&partial).await {
+            Ok(()) => {
+                debug!(partial = %partial.display(), reason, "Partial profile file removed.");
+                Ok(())
+            }
+            Err(source) if source.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => {
+                let error = Error::Remove {
+                    path: partial.clone(),
+                    source,
+                };
+                // Let drop try once more.
+                self.partial = Some(partial);
+                Err(error.into())
+            }
+        }
+    }
+}
+
+impl Drop for FileSink {
+    /// Neither finished nor aborted (or finish failed): remove the partial file, best effort.
+    fn drop(&mut self) {
+        drop(self.output.take());
+        let Some(partial) = self.partial.take() else {
+            return;
+        };
+        match std::fs::remove_file(&partial) {
+            Ok(()) => debug!(partial = %partial.display(), "Unfinished profile file removed."),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => warn!(
+                partial = %partial.display(),
+                %error,
+                "Cannot remove an unfinished profile file; remove it by hand."
+            ),
+        }
+    }
+}
+
+/// What [`prepare`] made.
+struct Prepared {
+    file: std::fs::File,
+    partial: PathBuf,
+    final_path: PathBuf,
+    directory: PathBuf,
+}
+
+/// Blocking: the directory (made absolute, created if missing), the final name (checked
+/// free), and the temporary file (created new, mode 0600).
+fn prepare(directory: &Path, file_name: &str) -> Result<Prepared> {
+    let directory = std::path::absolute(directory).map_err(|source| Error::Directory {
+        path: directory.to_owned(),
+        source,
+    })?;
+    ensure_directory(&directory)?;
+    let final_path = directory.join(file_name);
+    if final_path.symlink_metadata().is_ok() {
+        return Err(Error::AlreadyExists { path: final_path });
+    }
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let mut attempt = 0;
+    loop {
+        let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let partial = directory.join(format!(".{file_name}.{pid}-{n}.partial"));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&partial)
+        {
+            Ok(file) => {
+                return Ok(Prepared {
+                    file,
+                    partial,
+                    final_path,
+                    directory,
+                });
+            }
+            // A leftover of an earlier process with our pid: try the next name.
+            Err(source)
+                if source.kind() == io::ErrorKind::AlreadyExists
+                    && attempt + 1 < PARTIAL_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(source) => {
+                return Err(Error::Create {
+                    path: partial,
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Blocking: `directory` is a directory, created (mode 0700, parents too) if missing.
+fn ensure_directory(directory: &Path) -> Result<()> {
+    match std::fs::metadata(directory) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(Error::NotADirectory {
+            path: directory.to_owned(),
+        }),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(DIR_MODE)
+                .create(directory)
+                .map_err(|source| Error::Directory {
+                    path: directory.to_owned(),
+                    source,
+                })?;
+            debug!(directory = %directory.display(), "Profile directory created.");
+            Ok(())
+        }
+        Err(source) => Err(Error::Directory {
+            path: directory.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Blocking: gives the synced `partial` file the name `final_path`, never replacing a file
+/// there, then syncs the directory so the name survives a crash.
+fn link_into_place(partial: &Path, final_path: &Path, directory: &Path) -> Result<()> {
+    match std::fs::hard_link(partial, final_path) {
+        Ok(()) => {
+            if let Err(error) = std::fs::remove_file(partial) {
+                // The profile is published; only a second name of it is left over.
+                warn!(
+                    partial = %partial.display(),
+                    %error,
+                    "Cannot remove the temporary name of a published profile; remove it by hand."
+                );
+            }
+        }
+        Err(source) if source.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(Error::AlreadyExists {
+                path: final_path.to_owned(),
+            });
+        }
+        // File systems without hard links (EPERM, EOPNOTSUPP): check, then rename. Another
+        // process could take the name in between; no agent of ours would, since names carry
+        // the pid and a per-process id.
+        Err(source)
+            if matches!(
+                source.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::Unsupported
+            ) =>
+        {
+            debug!(%source, "Hard links unsupported here; renaming.");
+            if final_path.symlink_metadata().is_ok() {
+                return Err(Error::AlreadyExists {
+                    path: final_path.to_owned(),
+                });
+            }
+            std::fs::rename(partial, final_path).map_err(|source| Error::Publish {
+                path: final_path.to_owned(),
+                source,
+            })?;
+        }
+        Err(source) => {
+            return Err(Error::Publish {
+                path: final_path.to_owned(),
+                source,
+            });
+        }
+    }
+    // Some file systems refuse to sync a directory; the profile is in place regardless.
+    if let Err(error) = std::fs::File::open(directory).and_then(|dir| dir.sync_all()) {
+        warn!(directory = %directory.display(), %error, "Cannot sync the profile directory.");
+    }
+    Ok(())
+}
