@@ -506,3 +506,39 @@ async fn an_agent_needs_reactions_and_exporters() {
         .unwrap_err();
     assert!(error.to_string().contains("no exporters"), "{error}");
 }
+
+#[tokio::test]
+async fn no_profile_is_taken_when_no_exporter_can_take_it() {
+    let refusing = MemoryExporter {
+        name: "refusing",
+        fail_begin: true,
+        ..Default::default()
+    };
+    let started = Arc::new(AtomicUsize::new(0));
+    let produced = Arc::new(AtomicUsize::new(0));
+    let (trigger, handle) = ManualTrigger::new("test");
+    let agent = ProfilingAgent::new()
+        .register(
+            trigger,
+            CountingProfiler {
+                chunks: 3,
+                produced: produced.clone(),
+                started: started.clone(),
+                ..Default::default()
+            },
+        )
+        .exporter(refusing)
+        .start()
+        .unwrap();
+    let report = handle.start().await.unwrap().finished().await.unwrap();
+    match &report.profile.status {
+        ProfileStatus::Failed(reason) => assert!(reason.contains("no exporter"), "{reason}"),
+        other => panic!("expected a failed profile, got {other:?}"),
+    }
+    assert_eq!(
+        produced.load(Ordering::SeqCst),
+        0,
+        "the target was spared the profile"
+    );
+    agent.shutdown().await;
+}

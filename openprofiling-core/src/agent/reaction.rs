@@ -216,6 +216,11 @@ async fn collect(
     abandon: CancellationToken,
 ) -> Arc<ProfileReport> {
     let mut writer = ProfileWriter::begin(profile, &exporters, sink_buffer).await;
+    if writer.live_sinks() == 0 {
+        // Spare the target a profile that could go nowhere.
+        let status = ProfileStatus::Failed("no exporter could take the profile".to_owned());
+        return Arc::new(writer.finish(status).await);
+    }
     let status = tokio::select! {
         result = profiler.collect(&mut writer) => match result {
             Ok(()) => ProfileStatus::Success,

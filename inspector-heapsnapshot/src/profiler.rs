@@ -1,0 +1,139 @@
+//! [`InspectorHeapSnapshot`]: the heap snapshot profiler.
+
+use std::sync::atomic::AtomicBool;
+
+use async_trait::async_trait;
+use openprofiling_core::{
+    InspectorSession, ProfileKind, ProfileWriter, Profiler, ProfilerMode, Result, TargetInfo,
+};
+use tokio::sync::{Mutex, watch};
+use tracing::{debug, warn};
+
+use crate::busy::SnapshotSlot;
+use crate::config::HeapSnapshotConfig;
+use crate::progress::SnapshotProgress;
+use crate::stream::take_snapshot;
+
+/// Takes V8 heap snapshots (`HeapProfiler.takeHeapSnapshot`) over an inspector session and
+/// streams each to the exporters chunk by chunk as the inspector sends it, never holding the
+/// whole snapshot (which can be several GB).
+///
+/// An instant profiler: every Start captures one snapshot, End does nothing. One snapshot at
+/// a time: a second collect while one runs, on this profiler or on another profiler of the
+/// same target, fails with [`Error::Busy`](crate::Error::Busy) or
+/// [`Error::TargetBusy`](crate::Error::TargetBusy).
+///
+/// A snapshot pauses the target and can multiply its memory several times while it is taken;
+/// it holds every string of the heap, secrets included.
+#[derive(Debug)]
+pub struct InspectorHeapSnapshot {
+    session: InspectorSession,
+    config: HeapSnapshotConfig,
+    /// The connection of its own, with `own_session`, opened on first use.
+    own_session: Mutex<Option<InspectorSession>>,
+    busy: AtomicBool,
+    progress: watch::Sender<SnapshotProgress>,
+}
+
+impl InspectorHeapSnapshot {
+    /// A profiler over `session` with the default settings: garbage collection before and
+    /// after, no internals, no numeric values, 15 minutes at most.
+    pub fn new(session: InspectorSession) -> Self {
+        Self::with_config(session, HeapSnapshotConfig::default())
+    }
+
+    /// A profiler over `session` with `config`. With
+    /// [`own_session`](HeapSnapshotConfig::own_session), `session` only tells where to open
+    /// a connection of its own.
+    pub fn with_config(session: InspectorSession, config: HeapSnapshotConfig) -> Self {
+        Self {
+            session,
+            config,
+            own_session: Mutex::new(None),
+            busy: AtomicBool::new(false),
+            progress: watch::Sender::new(SnapshotProgress::default()),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &HeapSnapshotConfig {
+        &self.config
+    }
+
+    /// Follows the progress of the snapshots this profiler takes (for a progress bar). Take
+    /// it before handing the profiler to the agent.
+    pub fn progress(&self) -> watch::Receiver<SnapshotProgress> {
+        self.progress.subscribe()
+    }
+
+    /// The session to take the snapshot over: the one given, or, with `own_session`, a
+    /// connection of its own, opened now if there is none yet or it has closed.
+    async fn snapshot_session(&self) -> Result<InspectorSession> {
+        if !self.config.own_session {
+            return Ok(self.session.clone());
+        }
+        let mut own = self.own_session.lock().await;
+        if let Some(session) = own.as_ref().filter(|s| s.close_reason().is_none()) {
+            return Ok(session.clone());
+        }
+        let session = InspectorSession::builder(self.session.url())
+            .target_info(self.session.target().clone())
+            // The given session's host was already accepted.
+            .allow_remote(true)
+            .connect()
+            .await?;
+        debug!(
+            url = session.url(),
+            "Heap snapshot profiler opened its own session."
+        );
+        *own = Some(session.clone());
+        Ok(session)
+    }
+}
+
+#[async_trait]
+impl Profiler for InspectorHeapSnapshot {
+    fn kind(&self) -> ProfileKind {
+        ProfileKind::HeapSnapshot
+    }
+
+    fn mode(&self) -> ProfilerMode {
+        ProfilerMode::Instant
+    }
+
+    fn target(&self) -> TargetInfo {
+        self.session.target().clone()
+    }
+
+    async fn collect(&self, writer: &mut ProfileWriter) -> Result<()> {
+        let _slot = SnapshotSlot::acquire(&self.busy, self.session.url())?;
+        self.progress.send_replace(SnapshotProgress::default());
+        let session = self.snapshot_session().await?;
+
+        let domain = session.enable_domain("HeapProfiler").await?;
+        let taken = take_snapshot(&session, &self.config, writer, &self.progress).await;
+        let released = domain.release().await;
+
+        let streamed = taken?;
+        if let Err(error) = released {
+            warn!(%error, "Disabling HeapProfiler after the snapshot failed; the snapshot is complete.");
+        }
+        writer.set_attribute("chunks", i64::try_from(streamed.chunks).unwrap_or(i64::MAX));
+        writer.set_attribute("gc_before", self.config.gc_before);
+        writer.set_attribute("expose_internals", self.config.expose_internals);
+        writer.set_attribute("capture_numeric_value", self.config.capture_numeric_value);
+        debug!(
+            chunks = streamed.chunks,
+            bytes = streamed.bytes,
+            "Heap snapshot taken."
+        );
+        Ok(())
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if let Some(session) = self.own_session.lock().await.take() {
+            session.close();
+        }
+        Ok(())
+    }
+}
