@@ -1,25 +1,24 @@
 //! [`FileSink`]: one profile streamed into a temporary file in the target directory, published
 //! under its final name by a link (or rename) that never overwrites, or removed.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_compression::Level;
-use async_compression::tokio::write::GzipEncoder;
 use async_trait::async_trait;
 use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use openprofiling_core::{ExportReceipt, ExportSink, ProfileMetadata};
-use tokio::fs::File;
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 
-/// Bytes gathered before a write reaches the file.
-const WRITE_BUFFER: usize = 1 << 20;
+/// Compressed bytes gathered before a write reaches the file (gzip only: raw chunks, ~100 KB
+/// each, go to the file as they are, without a copy).
+const GZIP_WRITE_BUFFER: usize = 1 << 20;
 
 /// Mode of the directories we create: the owner only (snapshots hold every string of the heap).
 const DIR_MODE: u32 = 0o700;
@@ -30,43 +29,40 @@ const FILE_MODE: u32 = 0o600;
 /// How many names the temporary file tries before giving up.
 const PARTIAL_ATTEMPTS: u32 = 16;
 
-/// The file being written, raw or through gzip.
+/// The file being written, raw or through gzip. Used on the blocking pool: each chunk is moved
+/// there and written straight from its buffer.
 enum Output {
-    Raw(BufWriter<File>),
-    Gzip(GzipEncoder<BufWriter<File>>),
+    Raw(File),
+    Gzip(GzEncoder<BufWriter<File>>),
 }
 
 impl Output {
     fn new(file: File, gzip: bool) -> Self {
-        let buffered = BufWriter::with_capacity(WRITE_BUFFER, file);
         if gzip {
             // The fastest level: the agent must keep up with the snapshot stream, and JSON
             // still shrinks several times.
-            Self::Gzip(GzipEncoder::with_quality(buffered, Level::Fastest))
+            let buffered = BufWriter::with_capacity(GZIP_WRITE_BUFFER, file);
+            Self::Gzip(GzEncoder::new(buffered, Compression::fast()))
         } else {
-            Self::Raw(buffered)
+            Self::Raw(file)
         }
     }
 
-    async fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
+    fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
         match self {
-            Self::Raw(out) => out.write_all(chunk).await,
-            Self::Gzip(out) => out.write_all(chunk).await,
+            Self::Raw(out) => out.write_all(chunk),
+            Self::Gzip(out) => out.write_all(chunk),
         }
     }
 
-    /// Ends the gzip stream, flushes, and hands back the file.
-    async fn finish(self) -> io::Result<File> {
-        match self {
-            Self::Raw(mut out) => {
-                out.flush().await?;
-                Ok(out.into_inner())
-            }
-            Self::Gzip(mut out) => {
-                out.shutdown().await?;
-                Ok(out.into_inner().into_inner())
-            }
-        }
+    /// Ends the gzip stream, flushes, syncs, and returns the bytes on disk.
+    fn finish(self) -> io::Result<u64> {
+        let file = match self {
+            Self::Raw(file) => file,
+            Self::Gzip(out) => out.finish()?.into_inner().map_err(|e| e.into_error())?,
+        };
+        file.sync_all()?;
+        Ok(file.metadata()?.len())
     }
 }
 
@@ -110,7 +106,7 @@ impl FileSink {
             })??;
         debug!(partial = %prepared.partial.display(), gzip, "Profile file opened.");
         Ok(Self {
-            output: Some(Output::new(File::from_std(prepared.file), gzip)),
+            output: Some(Output::new(prepared.file, gzip)),
             partial: Some(prepared.partial),
             final_path: prepared.final_path,
             directory: prepared.directory,
@@ -138,10 +134,13 @@ impl FileSink {
             path: partial.clone(),
             source,
         };
-        let file = output.finish().await.map_err(write_error)?;
-        file.sync_all().await.map_err(write_error)?;
-        let stored_bytes = file.metadata().await.map_err(write_error)?.len();
-        drop(file);
+        let stored_bytes = tokio::task::spawn_blocking(move || output.finish())
+            .await
+            .map_err(|join| Error::Interrupted {
+                path: partial.clone(),
+                reason: join.to_string(),
+            })?
+            .map_err(write_error)?;
         let (from, to, directory) = (
             partial.clone(),
             self.final_path.clone(),
@@ -161,17 +160,28 @@ impl FileSink {
 #[async_trait]
 impl ExportSink for FileSink {
     async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
-        let Some(output) = self.output.as_mut() else {
+        let Some(mut output) = self.output.take() else {
             return Err(self.closed().into());
         };
-        if let Err(source) = output.write_all(&chunk).await {
+        let len = chunk.len() as u64;
+        let written = tokio::task::spawn_blocking(move || {
+            let result = output.write_all(&chunk);
+            (output, result)
+        })
+        .await;
+        let (output, result) = written.map_err(|join| Error::Interrupted {
+            path: self.partial_path(),
+            reason: join.to_string(),
+        })?;
+        self.output = Some(output);
+        if let Err(source) = result {
             return Err(Error::Write {
                 path: self.partial_path(),
                 source,
             }
             .into());
         }
-        self.written += chunk.len() as u64;
+        self.written += len;
         Ok(())
     }
 

@@ -25,9 +25,6 @@ use crate::{Error, Result, TargetInfo};
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events buffered per subscription before the reader waits for the subscriber.
 pub const DEFAULT_EVENT_CAPACITY: usize = 16;
-/// How much is read from the socket at once: a heap snapshot chunk frame is ~100 KB, so
-/// several frames per read system call.
-const READ_BUFFER_SIZE: usize = 512 << 10;
 /// The largest message accepted from the inspector. A CPU profile can be tens of MB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 << 20;
 
@@ -311,8 +308,7 @@ impl SessionBuilder {
         }
         let config = WebSocketConfig::default()
             .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size))
-            .read_buffer_size(READ_BUFFER_SIZE);
+            .max_frame_size(Some(self.max_message_size));
         let (socket, _) =
             tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true)
                 .await
