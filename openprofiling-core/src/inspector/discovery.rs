@@ -5,11 +5,6 @@
 //! allowed, before any connection; and a pid is signalled only once it is known to be a Node.js
 //! process that handles SIGUSR1 (the signal terminates most other programs).
 
-#[path = "http.rs"]
-mod http;
-#[path = "process.rs"]
-mod process;
-
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -23,6 +18,7 @@ use tracing::{debug, trace};
 use url::Url;
 
 use super::address::is_loopback_host;
+use super::{http, process};
 use crate::{Error, Result, TargetInfo};
 
 /// The port Node.js's inspector listens on by default, and after SIGUSR1 unless told otherwise.
