@@ -43,8 +43,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the agent waits on sockets and files (file writes go to Tokio's blocking
+    // pool), and hopping between worker threads costs more CPU than it saves (see the README's
+    // performance table).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

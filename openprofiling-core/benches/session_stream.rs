@@ -2,7 +2,7 @@
 //! process) through an `InspectorSession` and the agent into a discarding exporter, and prints
 //! throughput, CPU seconds per GB and the peak RSS of the agent's process.
 //!
-//! `cargo bench -p openprofiling-core --features test-util --bench session_stream [-- MB]`
+//! `cargo bench -p openprofiling-core --features test-util --bench session_stream [-- MB] [--current-thread]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -30,11 +30,18 @@ fn main() {
         .skip(1)
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(500);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    // `--current-thread`: the agent on one thread, as a small sidecar would run it.
+    let current_thread = std::env::args().any(|arg| arg == "--current-thread");
+    let runtime = if current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2);
+        builder
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     if std::env::var_os(ROLE).is_some() {
         runtime.block_on(serve(megabytes << 20));
     } else {

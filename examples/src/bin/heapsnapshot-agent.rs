@@ -31,7 +31,7 @@ struct Cli {
     to: PathBuf,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
