@@ -2,23 +2,28 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::Context;
 use openprofiling_core::Exporter;
 use openprofiling_exporter_file::FileExporter;
+use openprofiling_exporter_object_store::ObjectStoreExporter;
 
-/// One exporter per `--to` value. A value with a scheme (`s3://…`) is refused for now.
+/// One exporter per `--to` value: a value with a scheme (`s3://bucket/prefix/`, `az://`,
+/// `abfs://`, `azure://`, `gs://`, `file://`, `memory://`) is an object store, credentials from
+/// the environment (`AWS_*`, `AZURE_*`, `GOOGLE_*`); anything else is a directory. An unknown
+/// scheme is refused, listing the supported ones.
 pub(crate) fn exporters(
     destinations: &[String],
     gzip: bool,
 ) -> anyhow::Result<Vec<Arc<dyn Exporter>>> {
     let mut exporters: Vec<Arc<dyn Exporter>> = Vec::with_capacity(destinations.len());
     for destination in destinations {
-        if let Some((scheme, _)) = destination.split_once("://") {
-            bail!(
-                "--to {destination}: {scheme}:// destinations are not supported yet; give a directory"
-            );
+        if destination.contains("://") {
+            // The error names the URL without credentials; do not repeat it here.
+            let exporter = ObjectStoreExporter::new(destination).context("--to")?;
+            exporters.push(Arc::new(exporter.gzip(gzip)));
+        } else {
+            exporters.push(Arc::new(FileExporter::new(destination).gzip(gzip)));
         }
-        exporters.push(Arc::new(FileExporter::new(destination).gzip(gzip)));
     }
     Ok(exporters)
 }
@@ -51,16 +56,38 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_refused_with_a_hint() {
-        let error = exporters(&["s3://bucket/x".to_owned()], false)
-            .err()
-            .map(|e| e.to_string());
-        assert!(error.is_some_and(|e| e.contains("give a directory")));
+    fn urls_become_object_stores_and_unknown_schemes_are_refused() {
+        let names = exporters(
+            &["memory:///profiles/".to_owned(), "./profiles".to_owned()],
+            true,
+        )
+        .ok()
+        .map(|e| e.iter().map(|e| e.name()).collect::<Vec<_>>());
         assert_eq!(
-            exporters(&["./profiles".to_owned()], false)
-                .map(|e| e.len())
-                .ok(),
-            Some(1)
+            names,
+            Some(vec![
+                "object-store memory:///profiles/".to_owned(),
+                "file ./profiles".to_owned()
+            ])
         );
+
+        let error = exporters(&["ftp://x".to_owned()], false)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(error.starts_with("--to: ftp://x"), "{error}");
+        assert!(
+            error.contains(
+                "supported: s3://, az://, abfs://, abfss://, azure://, gs://, file://, memory://"
+            ),
+            "{error}"
+        );
+
+        let error = exporters(&["s3://key:hunter2secret@bucket/".to_owned()], false)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(error.contains("credentials in the URL"), "{error}");
+        assert!(!error.contains("hunter2secret"), "{error}");
     }
 }

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 // Plugin crates register with the registry only when named (see openprofiling-core's registry).
 use openprofiling_exporter_file as _;
+use openprofiling_exporter_object_store as _;
 use openprofiling_inspector_heapsnapshot as _;
 use openprofiling_trigger_signal as _;
 

@@ -23,7 +23,10 @@ use crate::target::TargetArgs;
 pub(crate) struct SnapshotArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Where the snapshot goes: a directory (created if missing). Repeat for several.
+    /// Where the snapshot goes: a directory (created if missing) or an object store URL
+    /// (`s3://bucket/prefix/`, `az://container/prefix/`, `gs://bucket/prefix/`, `file:///dir/`,
+    /// `memory:///`; credentials from the usual `AWS_*`, `AZURE_*`, `GOOGLE_*` variables).
+    /// Repeat for several.
     #[arg(long = "to", value_name = "DEST", default_value = "./profiles")]
     destinations: Vec<String>,
     /// Gzip the files (`.heapsnapshot.gz`); raw by default, so Chrome DevTools opens them.
