@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Heap snapshot benchmark: openprofiling against a plain CDP client in Node, side by side.
 
-One Node process holds about HEAP_MB of heap. It is snapshotted alternately by the agent
+One Node process holds about HEAP_MB of heap. It is snapshotted in turn (who goes first
+alternates each round) by the agent
 (`openprofiling snapshot --ws URL --no-gc`) and by peer.js (the `ws` package writing chunks to
 a file), ROUNDS times each, then once in process with v8.writeHeapSnapshot(). For each run:
 wall time, CPU seconds and peak RSS of the snapshotting process (from wait4), the target's peak
 RSS during the run (VmHWM, reset before each run through /proc/PID/clear_refs), file size.
 
-    python3 benches/heapsnapshot/run.py [--heap-mb 100] [--rounds 2]
+    python3 benches/heapsnapshot/run.py [--heap-mb 100] [--rounds 4]
 
 Builds the release CLI and installs `ws` (npm) first. Prints a table and the ratios.
 """
@@ -58,7 +59,7 @@ def reset_peak_rss(pid):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--heap-mb", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "openprofiling-cli"],
@@ -83,7 +84,9 @@ def main():
         work = tempfile.mkdtemp(prefix="openprofiling-bench-")
         rows = []
         for round_ in range(args.rounds):
-            for who in ("agent", "peer"):
+            # Alternate who goes first: consecutive snapshots of one process are not equal.
+            order = ("agent", "peer") if round_ % 2 == 0 else ("peer", "agent")
+            for who in order:
                 reset_peak_rss(target.pid)
                 if who == "agent":
                     out_dir = os.path.join(work, f"agent-{round_}")

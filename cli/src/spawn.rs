@@ -87,7 +87,10 @@ impl SpawnedTarget {
         // Keep passing the program's stderr through, without the inspector's own chatter.
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                if !line.starts_with("For help, see: ") && line != "Debugger attached." {
+                let inspector_chatter = line.starts_with("For help, see: ")
+                    || line.starts_with("Debugger ending on ")
+                    || line == "Debugger attached.";
+                if !inspector_chatter {
                     eprintln!("{line}");
                 }
             }
