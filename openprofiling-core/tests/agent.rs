@@ -542,3 +542,37 @@ async fn no_profile_is_taken_when_no_exporter_can_take_it() {
     );
     agent.shutdown().await;
 }
+
+/// A trigger that never looks at the shutdown token.
+#[derive(Debug)]
+struct StubbornTrigger;
+
+#[async_trait]
+impl openprofiling_core::Trigger for StubbornTrigger {
+    fn name(&self) -> String {
+        "stubborn".into()
+    }
+    async fn run(
+        &self,
+        _events: openprofiling_core::TriggerEvents,
+        _shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<()> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_is_bounded_even_when_a_trigger_ignores_it() {
+    let agent = ProfilingAgent::new()
+        .register(StubbornTrigger, CountingProfiler::default())
+        .exporter(MemoryExporter::default())
+        .start()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    agent.shutdown().await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}

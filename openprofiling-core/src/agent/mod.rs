@@ -20,6 +20,8 @@ use crate::{Error, Result};
 
 /// How long shutdown waits for a profile in flight before aborting it.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// How long shutdown waits for triggers to return before stopping them by force.
+const TRIGGER_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds an agent, as the original's `ProfilingAgent`: register reactions (a trigger and the
 /// profiler it drives), add exporters, then [`start`](ProfilingAgent::start).
@@ -210,7 +212,14 @@ impl RunningAgent {
         };
         info!("Profiling agent shutting down.");
         self.shutdown.cancel();
-        while run.triggers.join_next().await.is_some() {}
+        let triggers_stopped = tokio::time::timeout(TRIGGER_STOP_TIMEOUT, async {
+            while run.triggers.join_next().await.is_some() {}
+        })
+        .await;
+        if triggers_stopped.is_err() {
+            warn!(after = ?TRIGGER_STOP_TIMEOUT, "A trigger ignored shutdown; stopping it by force.");
+            run.triggers.shutdown().await;
+        }
         while run.reactions.join_next().await.is_some() {}
         for profiler in &run.profilers {
             if let Err(error) = profiler.shutdown().await {
