@@ -8,9 +8,12 @@ a file), ROUNDS times each, then once in process with v8.writeHeapSnapshot(). Fo
 wall time, CPU seconds and peak RSS of the snapshotting process (from wait4), the target's peak
 RSS during the run (VmHWM, reset before each run through /proc/PID/clear_refs), file size.
 
-    python3 benches/heapsnapshot/run.py [--heap-mb 100] [--rounds 4]
+    python3 benches/heapsnapshot/run.py [--heap-mb 100] [--rounds 4] [--s3]
 
 Builds the release CLI and installs `ws` (npm) first. Prints a table and the ratios.
+With --s3 it compares the agent writing to a directory and uploading to S3 instead (SeaweedFS,
+started with scripts/test-servers.py, on this machine), alternately: wall S3/file and the
+agent's peak RSS during the upload.
 """
 import argparse
 import os
@@ -25,12 +28,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def run_wait4(argv):
+def run_wait4(argv, env=None):
     """Runs argv and reaps it with wait4: (wall s, cpu s, peak RSS MiB, stdout)."""
     out = tempfile.TemporaryFile(mode="w+")
     err = tempfile.TemporaryFile(mode="w+")
     started = time.monotonic()
-    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+    pid = os.posix_spawnp(argv[0], argv, env or os.environ, file_actions=[
         (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
         (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
     ])
@@ -60,6 +63,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--heap-mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--s3", action="store_true",
+                        help="compare a directory with an S3 upload instead of the Node peer")
     args = parser.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "openprofiling-cli"],
@@ -82,6 +87,12 @@ def main():
         ready = target.stdout.readline().strip()
         print(f"target: {ready}; inspector {url}")
         work = tempfile.mkdtemp(prefix="openprofiling-bench-")
+        if args.s3:
+            try:
+                compare_s3(cli, url, args.rounds, work)
+            finally:
+                shutil.rmtree(work)
+            return
         rows = []
         for round_ in range(args.rounds):
             # Alternate who goes first: consecutive snapshots of one process are not equal.
@@ -119,6 +130,38 @@ def main():
     print(f"wall agent/peer: {mean([r[1] for r in agent]) / mean([r[1] for r in peer]):.3f} (goal <= 1.05)")
     print(f"CPU agent/peer: {100 * mean([r[2] for r in agent]) / mean([r[2] for r in peer]):.1f} % (goal <= 10 %)")
     print(f"agent peak RSS: {max(r[3] for r in agent):.1f} MiB (goal <= 32)")
+
+
+def compare_s3(cli, url, rounds, work):
+    """The agent to a directory and to S3, alternately."""
+    servers = os.path.join(ROOT, "scripts", "test-servers.py")
+    subprocess.run([sys.executable, servers, "start"], check=True)
+    try:
+        env = dict(os.environ)
+        with open(os.path.join(ROOT, "target", "test-servers", "env")) as lines:
+            for line in lines:
+                key, _, value = line.strip().partition("=")
+                if key:
+                    env[key] = value
+        bucket_url = env["OPENPROFILING_TEST_S3_URL"] + "bench/"
+        rows = []
+        for round_ in range(rounds):
+            order = ("file", "s3") if round_ % 2 == 0 else ("s3", "file")
+            for where in order:
+                destination = os.path.join(work, f"file-{round_}") if where == "file" else bucket_url
+                wall, cpu, rss, stdout = run_wait4(
+                    [cli, "snapshot", "--ws", url, "--no-gc", "--to", destination], env)
+                rows.append((where, wall, cpu, rss, stdout.strip()))
+    finally:
+        subprocess.run([sys.executable, servers, "stop"], check=True)
+    print(f"{'to':<6}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}  result")
+    for where, wall, cpu, rss, result in rows:
+        print(f"{where:<6}{wall:>8.2f}{cpu:>8.2f}{rss:>9.1f}  {result[:90]}")
+    mean = lambda values: sum(values) / len(values)
+    s3 = [r for r in rows if r[0] == "s3"]
+    files = [r for r in rows if r[0] == "file"]
+    print(f"wall S3/file: {mean([r[1] for r in s3]) / mean([r[1] for r in files]):.3f} (goal <= 1.1)")
+    print(f"agent peak RSS during S3 upload: {max(r[3] for r in s3):.1f} MiB (goal <= 64)")
 
 
 if __name__ == "__main__":

@@ -233,7 +233,17 @@ console.log("ready");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_real_node_heap_snapshot_lands_whole() {
-    let exporter = exporter(S3, "node");
+    a_real_node_heap_snapshot_lands_whole(S3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_a_real_node_heap_snapshot_lands_whole() {
+    a_real_node_heap_snapshot_lands_whole(AZURE).await;
+}
+
+/// A heap snapshot of a real Node process, through the agent, lands in the store whole.
+async fn a_real_node_heap_snapshot_lands_whole(var: &str) {
+    let exporter = exporter(var, "node");
     let mut child = Command::new("node")
         .args(["--inspect=127.0.0.1:0", "-e", PROGRAM])
         .stdin(Stdio::null())
@@ -283,7 +293,7 @@ async fn s3_a_real_node_heap_snapshot_lands_whole() {
     assert!(report.is_success(), "{report:?}");
     let receipt = report.exports[0].result.as_ref().unwrap();
 
-    let object = reader(S3)
+    let object = reader(var)
         .get(&exporter.key(&report.profile))
         .await
         .unwrap();
