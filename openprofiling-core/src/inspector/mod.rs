@@ -10,12 +10,10 @@ mod process;
 mod session;
 mod shared;
 mod subscription;
+mod target;
 
 pub use address::is_loopback_host;
-pub use discovery::{
-    DiscoveredTarget, Discovery, TargetDescription, TargetSelector, TargetSpec, VersionInfo,
-    list_targets, version,
-};
+pub use discovery::{Discovery, list_targets, version};
 pub use domain::DomainGuard;
 pub use message::{Event, RawReply};
 pub use session::{
@@ -23,3 +21,4 @@ pub use session::{
     SessionBuilder,
 };
 pub use subscription::Subscription;
+pub use target::{DiscoveredTarget, TargetDescription, TargetSelector, TargetSpec, VersionInfo};

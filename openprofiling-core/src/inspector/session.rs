@@ -14,11 +14,11 @@ use tracing::{debug, trace};
 
 use super::address::is_loopback_host;
 use super::connection;
-use super::discovery::DiscoveredTarget;
 use super::domain::Domains;
 use super::message::RawReply;
 use super::shared::Shared;
 use super::subscription::Subscription;
+use super::target::DiscoveredTarget;
 use crate::{Error, Result, TargetInfo};
 
 /// How long a call waits for its reply unless told otherwise.
