@@ -8,18 +8,16 @@ mod common;
 mod servers;
 
 use std::borrow::Cow;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{CHUNK, ChunkProfiler, expected, run_profile};
 use object_store::{Attribute, Attributes, ObjectStoreExt};
+use openprofiling_core::mock::NodeProcess;
 use openprofiling_core::{InspectorSession, ManualTrigger, ProfileStatus, ProfilingAgent};
 use openprofiling_exporter_object_store::{ObjectStoreExporter, ObjectStoreExporterConfig};
 use openprofiling_inspector_heapsnapshot::InspectorHeapSnapshot;
 use serde_json::Value;
 use servers::{AZURE, S3, reader, root_url, unique};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -244,40 +242,11 @@ async fn azure_a_real_node_heap_snapshot_lands_whole() {
 /// A heap snapshot of a real Node process, through the agent, lands in the store whole.
 async fn a_real_node_heap_snapshot_lands_whole(var: &str) {
     let exporter = exporter(var, "node");
-    let mut child = Command::new("node")
-        .args(["--inspect=127.0.0.1:0", "-e", PROGRAM])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node must be on PATH");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ws_url = tokio::time::timeout(WAIT, async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("Debugger listening on ") {
-                return url.trim().to_owned();
-            }
-        }
-        panic!("node exited without announcing its inspector");
-    })
-    .await
-    .expect("node announces its inspector");
-    tokio::time::timeout(WAIT, async {
-        while let Some(line) = stdout.next_line().await.unwrap() {
-            if line.trim() == "ready" {
-                return;
-            }
-        }
-        panic!("node exited before it was ready");
-    })
-    .await
-    .expect("node gets ready");
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-
-    let session = InspectorSession::builder(&ws_url).connect().await.unwrap();
+    let node = NodeProcess::start(PROGRAM).await;
+    let session = InspectorSession::builder(node.ws_url())
+        .connect()
+        .await
+        .unwrap();
     let (trigger, handle) = ManualTrigger::new("test");
     let agent = ProfilingAgent::new()
         .register(trigger, InspectorHeapSnapshot::new(session))
@@ -289,7 +258,7 @@ async fn a_real_node_heap_snapshot_lands_whole(var: &str) {
         .expect("the snapshot completes")
         .expect("a report");
     agent.shutdown().await;
-    child.kill().await.unwrap();
+    node.stop().await;
     assert!(report.is_success(), "{report:?}");
     let receipt = report.exports[0].result.as_ref().unwrap();
 

@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::MemoryExporter;
+use openprofiling_core::mock::NodeProcess;
 use openprofiling_core::{InspectorSession, ManualTrigger, ProfileStatus, ProfilingAgent};
 use openprofiling_inspector_heapsnapshot::{HeapSnapshotConfig, InspectorHeapSnapshot};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const WAIT: Duration = Duration::from_secs(60);
 const INSTANCES: usize = 1234;
@@ -25,58 +23,9 @@ setInterval(() => {}, 1000);
 console.log("ready");
 "#;
 
-/// A node process running [`PROGRAM`] and its inspector's WebSocket URL; killed on drop.
-struct Node {
-    child: Child,
-    ws_url: String,
-}
-
-impl Node {
-    async fn spawn() -> Self {
-        let mut child = Command::new("node")
-            .args(["--inspect=127.0.0.1:0", "-e", PROGRAM])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node must be on PATH");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ws_url = tokio::time::timeout(WAIT, async {
-            while let Some(line) = stderr.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("Debugger listening on ") {
-                    return url.trim().to_owned();
-                }
-            }
-            panic!("node exited without announcing its inspector");
-        })
-        .await
-        .expect("node announces its inspector");
-        tokio::time::timeout(WAIT, async {
-            while let Some(line) = stdout.next_line().await.unwrap() {
-                if line.trim() == "ready" {
-                    return;
-                }
-            }
-            panic!("node exited before it was ready");
-        })
-        .await
-        .expect("node gets ready");
-        // Keep reading both pipes so that node never blocks on a full one.
-        tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        Self { child, ws_url }
-    }
-
-    async fn kill(mut self) {
-        self.child.kill().await.unwrap();
-    }
-}
-
 /// Takes one snapshot of `node` through an agent; returns its bytes.
-async fn snapshot(node: &Node, config: HeapSnapshotConfig) -> Vec<u8> {
-    let session = InspectorSession::builder(&node.ws_url)
+async fn snapshot(node: &NodeProcess, config: HeapSnapshotConfig) -> Vec<u8> {
+    let session = InspectorSession::builder(node.ws_url())
         .connect()
         .await
         .unwrap();
@@ -145,21 +94,21 @@ fn count_leaky_things(bytes: &[u8]) -> usize {
 
 #[tokio::test]
 async fn a_real_node_snapshot_is_complete_and_holds_every_instance() {
-    let node = Node::spawn().await;
+    let node = NodeProcess::start(PROGRAM).await;
     let bytes = snapshot(&node, HeapSnapshotConfig::default()).await;
-    node.kill().await;
+    node.stop().await;
     assert_eq!(count_leaky_things(&bytes), INSTANCES);
 }
 
 #[tokio::test]
 async fn a_real_node_snapshot_over_its_own_session() {
-    let node = Node::spawn().await;
+    let node = NodeProcess::start(PROGRAM).await;
     let config = HeapSnapshotConfig {
         own_session: true,
         gc_after: false,
         ..HeapSnapshotConfig::default()
     };
     let bytes = snapshot(&node, config).await;
-    node.kill().await;
+    node.stop().await;
     assert_eq!(count_leaky_things(&bytes), INSTANCES);
 }

@@ -1,4 +1,5 @@
-//! A mock Node.js inspector, for tests and benchmarks of CDP clients (feature `test-util`).
+//! A mock Node.js inspector, for tests and benchmarks of CDP clients (feature `test-util`),
+//! and [`NodeProcess`], a real one for the tests that need it.
 //!
 //! [`MockInspector`] is a real WebSocket server on `127.0.0.1:0`. Like Node's inspector it
 //! answers `GET /json/list` and `/json/version` on the same port and accepts WebSockets on
@@ -31,6 +32,7 @@
 //! ```
 
 mod connection;
+mod node;
 mod script;
 mod server;
 mod snapshot;
@@ -45,6 +47,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+pub use node::NodeProcess;
 pub use script::{Reply, ReplyBuilder, event_frame};
 pub use snapshot::{heap_snapshot_chunk_frames, heap_snapshot_text};
 pub use state::{MalformedMessage, MockTarget, RecordedCall};
