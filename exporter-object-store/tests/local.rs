@@ -27,14 +27,7 @@ async fn a_profile_lands_in_the_directory_which_is_created() {
     assert_eq!(exporter.name(), format!("object-store {url}"));
 
     let chunks = 30;
-    let report = run_profile(
-        exporter.clone(),
-        ChunkProfiler {
-            chunks,
-            fail_after: None,
-        },
-    )
-    .await;
+    let report = run_profile(exporter.clone(), ChunkProfiler::complete(chunks)).await;
 
     assert_eq!(report.profile.status, ProfileStatus::Success);
     let receipt = report.exports[0].result.as_ref().unwrap();
@@ -57,14 +50,7 @@ async fn a_failed_profile_leaves_no_file() {
         .unwrap()
         .part_size_mib(5)
         .unwrap();
-    let report = run_profile(
-        exporter,
-        ChunkProfiler {
-            chunks: 100,
-            fail_after: Some(70),
-        },
-    )
-    .await;
+    let report = run_profile(exporter, ChunkProfiler::failing(100, 70)).await;
 
     assert!(matches!(report.profile.status, ProfileStatus::Failed(_)));
     assert!(report.exports[0].result.is_err());

@@ -30,14 +30,7 @@ async fn a_20_mb_profile_lands_whole_in_5_mib_parts_with_its_metadata() {
         .unwrap();
     assert_eq!(exporter.name(), "object-store memory:///profiles/prod/");
     let chunks = 205;
-    let report = run_profile(
-        exporter.clone(),
-        ChunkProfiler {
-            chunks,
-            fail_after: None,
-        },
-    )
-    .await;
+    let report = run_profile(exporter.clone(), ChunkProfiler::complete(chunks)).await;
 
     assert_eq!(report.profile.status, ProfileStatus::Success);
     let receipt = report.exports[0].result.as_ref().unwrap();
@@ -98,14 +91,7 @@ async fn gzipped_profiles_decompress_to_the_original() {
     let store = Arc::new(InMemory::new());
     let exporter = ObjectStoreExporter::with_store(store.clone(), "", "memory:///").gzip(true);
     let chunks = 40;
-    let report = run_profile(
-        exporter.clone(),
-        ChunkProfiler {
-            chunks,
-            fail_after: None,
-        },
-    )
-    .await;
+    let report = run_profile(exporter.clone(), ChunkProfiler::complete(chunks)).await;
 
     let receipt = report.exports[0].result.as_ref().unwrap();
     let key = exporter.key(&report.profile);
@@ -139,14 +125,7 @@ async fn a_failed_profile_leaves_no_object() {
     let exporter = ObjectStoreExporter::with_store(store.clone(), "p", "memory:///")
         .part_size_mib(5)
         .unwrap();
-    let report = run_profile(
-        exporter.clone(),
-        ChunkProfiler {
-            chunks: 200,
-            fail_after: Some(120),
-        },
-    )
-    .await;
+    let report = run_profile(exporter.clone(), ChunkProfiler::failing(200, 120)).await;
 
     assert!(matches!(report.profile.status, ProfileStatus::Failed(_)));
     assert!(report.exports[0].result.is_err());
@@ -179,14 +158,7 @@ async fn a_failing_part_is_reported_as_itself_and_nothing_is_published() {
             .unwrap()
             .parts_in_flight(parts_in_flight)
             .unwrap();
-        let report = run_profile(
-            exporter.clone(),
-            ChunkProfiler {
-                chunks: 150,
-                fail_after: None,
-            },
-        )
-        .await;
+        let report = run_profile(exporter.clone(), ChunkProfiler::complete(150)).await;
 
         let error = report.exports[0].result.as_ref().unwrap_err().to_string();
         assert!(

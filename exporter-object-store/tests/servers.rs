@@ -40,13 +40,7 @@ async fn a_profile_lands_whole_with_its_metadata(var: &str) {
     let chunks = 205;
     let report = tokio::time::timeout(
         WAIT,
-        run_profile(
-            exporter.clone(),
-            ChunkProfiler {
-                chunks,
-                fail_after: None,
-            },
-        ),
+        run_profile(exporter.clone(), ChunkProfiler::complete(chunks)),
     )
     .await
     .expect("the upload finishes");
@@ -105,13 +99,7 @@ async fn a_failed_profile_leaves_no_object(var: &str) {
     let exporter = exporter(var, "failed");
     let report = tokio::time::timeout(
         WAIT,
-        run_profile(
-            exporter.clone(),
-            ChunkProfiler {
-                chunks: 200,
-                fail_after: Some(120),
-            },
-        ),
+        run_profile(exporter.clone(), ChunkProfiler::failing(200, 120)),
     )
     .await
     .expect("the upload is aborted");
@@ -146,18 +134,9 @@ async fn export_error(url: String, options: &[(&str, &str)]) -> String {
         config.options.insert((*key).into(), (*value).into());
     }
     let exporter = ObjectStoreExporter::from_config(config).unwrap();
-    let report = tokio::time::timeout(
-        WAIT,
-        run_profile(
-            exporter,
-            ChunkProfiler {
-                chunks: 3,
-                fail_after: None,
-            },
-        ),
-    )
-    .await
-    .expect("the export ends");
+    let report = tokio::time::timeout(WAIT, run_profile(exporter, ChunkProfiler::complete(3)))
+        .await
+        .expect("the export ends");
     report.exports[0]
         .result
         .as_ref()
@@ -220,15 +199,6 @@ async fn azure_a_missing_container_is_named() {
     assert!(error.contains("create it"), "{error}");
 }
 
-/// Keeps 1234 objects alive, says "ready", then idles.
-const PROGRAM: &str = r#"
-class LeakyThing { constructor(i) { this.i = i; } }
-globalThis.leaks = [];
-for (let i = 0; i < 1234; i++) globalThis.leaks.push(new LeakyThing(i));
-setInterval(() => {}, 1000);
-console.log("ready");
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_real_node_heap_snapshot_lands_whole() {
     a_real_node_heap_snapshot_lands_whole(S3).await;
@@ -242,7 +212,7 @@ async fn azure_a_real_node_heap_snapshot_lands_whole() {
 /// A heap snapshot of a real Node process, through the agent, lands in the store whole.
 async fn a_real_node_heap_snapshot_lands_whole(var: &str) {
     let exporter = exporter(var, "node");
-    let node = NodeProcess::start(PROGRAM).await;
+    let node = NodeProcess::start_with_instances("LeakyThing", 1234).await;
     let session = InspectorSession::builder(node.ws_url())
         .connect()
         .await

@@ -61,13 +61,7 @@ async fn s3_a_200_mb_profile_streams_in_bounded_memory() {
     };
     let report = tokio::time::timeout(
         Duration::from_secs(300),
-        run_profile(
-            exporter.clone(),
-            ChunkProfiler {
-                chunks,
-                fail_after: None,
-            },
-        ),
+        run_profile(exporter.clone(), ChunkProfiler::complete(chunks)),
     )
     .await
     .expect("the upload finishes");

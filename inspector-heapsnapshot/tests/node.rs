@@ -14,15 +14,6 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(60);
 const INSTANCES: usize = 1234;
 
-/// Keeps exactly 1234 `LeakyThing`s alive, says "ready", then idles.
-const PROGRAM: &str = r#"
-class LeakyThing { constructor(i) { this.i = i; } }
-globalThis.leaks = [];
-for (let i = 0; i < 1234; i++) globalThis.leaks.push(new LeakyThing(i));
-setInterval(() => {}, 1000);
-console.log("ready");
-"#;
-
 /// Takes one snapshot of `node` through an agent; returns its bytes.
 async fn snapshot(node: &NodeProcess, config: HeapSnapshotConfig) -> Vec<u8> {
     let session = InspectorSession::builder(node.ws_url())
@@ -94,7 +85,7 @@ fn count_leaky_things(bytes: &[u8]) -> usize {
 
 #[tokio::test]
 async fn a_real_node_snapshot_is_complete_and_holds_every_instance() {
-    let node = NodeProcess::start(PROGRAM).await;
+    let node = NodeProcess::start_with_instances("LeakyThing", INSTANCES).await;
     let bytes = snapshot(&node, HeapSnapshotConfig::default()).await;
     node.stop().await;
     assert_eq!(count_leaky_things(&bytes), INSTANCES);
@@ -102,7 +93,7 @@ async fn a_real_node_snapshot_is_complete_and_holds_every_instance() {
 
 #[tokio::test]
 async fn a_real_node_snapshot_over_its_own_session() {
-    let node = NodeProcess::start(PROGRAM).await;
+    let node = NodeProcess::start_with_instances("LeakyThing", INSTANCES).await;
     let config = HeapSnapshotConfig {
         own_session: true,
         gc_after: false,

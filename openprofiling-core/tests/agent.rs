@@ -514,7 +514,6 @@ async fn no_profile_is_taken_when_no_exporter_can_take_it() {
         fail_begin: true,
         ..Default::default()
     };
-    let started = Arc::new(AtomicUsize::new(0));
     let produced = Arc::new(AtomicUsize::new(0));
     let (trigger, handle) = ManualTrigger::new("test");
     let agent = ProfilingAgent::new()
@@ -523,7 +522,6 @@ async fn no_profile_is_taken_when_no_exporter_can_take_it() {
             CountingProfiler {
                 chunks: 3,
                 produced: produced.clone(),
-                started: started.clone(),
                 ..Default::default()
             },
         )

@@ -40,6 +40,24 @@ pub struct ChunkProfiler {
     pub fail_after: Option<usize>,
 }
 
+impl ChunkProfiler {
+    /// Writes all `chunks` chunks.
+    pub fn complete(chunks: usize) -> Self {
+        Self {
+            chunks,
+            fail_after: None,
+        }
+    }
+
+    /// Fails (as a target that died) after `after` of its `chunks` chunks.
+    pub fn failing(chunks: usize, after: usize) -> Self {
+        Self {
+            chunks,
+            fail_after: Some(after),
+        }
+    }
+}
+
 #[async_trait]
 impl Profiler for ChunkProfiler {
     fn kind(&self) -> ProfileKind {

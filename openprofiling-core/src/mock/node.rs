@@ -65,6 +65,26 @@ impl NodeProcess {
         Self { child, ws_url }
     }
 
+    /// Starts a program that keeps exactly `count` objects of its own class `class` alive,
+    /// so a test can count them in a heap snapshot.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start); and if `class` is not a plain JavaScript identifier.
+    pub async fn start_with_instances(class: &str, count: usize) -> Self {
+        assert!(
+            !class.is_empty() && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{class:?} is not a plain class name"
+        );
+        let program = format!(
+            "class {class} {{ constructor(i) {{ this.i = i; }} }}\n\
+             globalThis.kept = Array.from({{ length: {count} }}, (_, i) => new {class}(i));\n\
+             setInterval(() => {{}}, 1000);\n\
+             console.log('ready');"
+        );
+        Self::start(&program).await
+    }
+
     /// The inspector's WebSocket URL.
     pub fn ws_url(&self) -> &str {
         &self.ws_url
