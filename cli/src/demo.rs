@@ -11,7 +11,8 @@ use openprofiling_core::{Discovery, Exporter, TargetSpec};
 use openprofiling_exporter_file::FileExporter;
 use openprofiling_inspector_heapsnapshot::HeapSnapshotConfig;
 
-use crate::snapshot::{Snapshotter, print_report};
+use crate::report::print_report;
+use crate::snapshot::Snapshotter;
 use crate::spawn::SpawnedTarget;
 
 /// The program the demo profiles, shipped inside the binary.

@@ -5,13 +5,18 @@
     reason = "a command-line program prints its results and errors"
 )]
 
+mod agent;
 mod demo;
 mod destination;
+mod plugins;
 mod progress;
+mod report;
 mod snapshot;
 mod spawn;
+mod stop;
 mod target;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,7 +24,10 @@ use clap::{Parser, Subcommand};
 // Plugin crates register with the registry only when named (see openprofiling-core's registry).
 use openprofiling_exporter_file as _;
 use openprofiling_exporter_object_store as _;
+use openprofiling_inspector_cpu_profiler as _;
+use openprofiling_inspector_heap_profiler as _;
 use openprofiling_inspector_heapsnapshot as _;
+use openprofiling_trigger_http as _;
 use openprofiling_trigger_signal as _;
 
 /// Profiles of live V8 programs (Node.js first), taken from beside them through their inspector.
@@ -39,11 +47,21 @@ enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Run a small leaking Node program, snapshot it twice a few seconds apart into ./profiles.
     Demo(demo::DemoArgs),
+    /// Run the long-lived agent described by a JSON file: triggers, profilers, exporters.
+    Agent(agent::AgentArgs),
+    /// List the triggers, profilers and exporters this binary has, with their settings.
+    Plugins,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // A long-running agent shows its warnings (a target gone, a refused trigger) by default;
+    // one-shot commands only their errors, as their results are on stdout.
+    let quiet_level = match cli.command {
+        Command::Agent(_) => "warn",
+        _ => "error",
+    };
+    init_logging(cli.verbose, quiet_level);
     // One thread: the agent waits on sockets and files (file writes go to Tokio's blocking
     // pool), and hopping between worker threads costs more CPU than it saves (see the README's
     // performance table).
@@ -61,6 +79,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Snapshot(args) => snapshot::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Agent(args) => agent::run(args).await,
+            Command::Plugins => plugins::run(),
         }
     });
     match result {
@@ -72,9 +92,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, quiet_level: &str) {
     let level = match verbose {
-        0 => "error",
+        0 => quiet_level,
         1 => "info",
         2 => "debug",
         _ => "trace",
@@ -84,5 +104,6 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

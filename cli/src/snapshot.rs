@@ -2,20 +2,23 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use openprofiling_core::{
     DiscoveredTarget, Exporter, InspectorSession, ManualTrigger, ManualTriggerHandle,
-    ProfileReport, ProfileStatus, ProfilingAgent, ReactionOutcome, RunningAgent,
+    ProfileReport, ProfilingAgent, ReactionOutcome, RunningAgent,
 };
 use openprofiling_inspector_heapsnapshot::{
     HeapSnapshotConfig, InspectorHeapSnapshot, SnapshotProgress,
 };
 use tokio::sync::watch;
 
-use crate::destination::{exporters, human_bytes};
+use crate::destination::exporters;
 use crate::progress::ProgressDisplay;
+use crate::report::print_report;
+use crate::stop::{StopSignal, StopSignals};
 use crate::target::TargetArgs;
 
 /// `openprofiling snapshot [TARGET] [--to DEST]…`
@@ -35,34 +38,63 @@ pub(crate) struct SnapshotArgs {
     /// Do not force a garbage collection before and after the snapshot.
     #[arg(long)]
     no_gc: bool,
+    /// Take the snapshot even when the memory guard expects the target to run out of memory
+    /// (a snapshot makes a Node process grow to about 11× its used heap for a while).
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    // From here on, Ctrl-C and SIGTERM abort the snapshot cleanly rather than kill us mid-write.
+    let mut stop = StopSignals::install()?;
     // Destinations are checked before anything touches the target.
     let exporters = exporters(&args.destinations, args.gzip)?;
-    let resolved = args.target.resolve().await?;
+    let resolved = tokio::select! {
+        resolved = args.target.resolve() => resolved?,
+        signal = stop.recv() => return Ok(interrupted(signal, "before the target was reached")),
+    };
     let config = HeapSnapshotConfig {
         gc_before: !args.no_gc,
         gc_after: !args.no_gc,
+        memory_guard: !args.force,
         ..HeapSnapshotConfig::default()
     };
     let result = async {
         let snapshotter = Snapshotter::start(&resolved.target, config, exporters).await?;
-        let report = snapshotter.take().await;
+        let taken = tokio::select! {
+            report = snapshotter.take() => Ok(report),
+            signal = stop.recv() => Err(signal),
+        };
+        // On a stop signal, this aborts the snapshot in flight: every destination drops what
+        // it holds and publishes nothing.
         snapshotter.shutdown().await;
-        report
+        anyhow::Ok(taken)
     }
     .await;
     if let Some(spawned) = resolved.spawned {
         spawned.stop().await;
     }
-    let report = result?;
+    let report = match result? {
+        Ok(report) => report?,
+        Err(signal) => {
+            return Ok(interrupted(
+                signal,
+                "the snapshot was aborted and nothing was saved",
+            ));
+        }
+    };
     print_report(&report);
     Ok(if report.is_success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Says what a stop signal cut short; the exit code a shell expects (130, 143).
+fn interrupted(signal: StopSignal, what: &str) -> ExitCode {
+    eprintln!("interrupted by {}: {what}", signal.name());
+    signal.exit_code()
 }
 
 /// One agent over one session that takes heap snapshots on demand.
@@ -85,7 +117,11 @@ impl Snapshotter {
         let agent = exporters
             .into_iter()
             .fold(
-                ProfilingAgent::new().register(trigger, profiler),
+                ProfilingAgent::new()
+                    .register(trigger, profiler)
+                    // A snapshot still in flight at shutdown is one the operator interrupted:
+                    // abort it at once rather than make them wait.
+                    .shutdown_grace(Duration::ZERO),
                 |agent, exporter| agent.exporter_boxed(exporter),
             )
             .start()?;
@@ -112,22 +148,5 @@ impl Snapshotter {
 
     pub(crate) async fn shutdown(self) {
         self.agent.shutdown().await;
-    }
-}
-
-/// One line per destination on stdout; a failed profile's reason on stderr.
-pub(crate) fn print_report(report: &ProfileReport) {
-    if let ProfileStatus::Failed(reason) = &report.profile.status {
-        eprintln!("error: the heap snapshot failed: {reason}");
-    }
-    for export in &report.exports {
-        match &export.result {
-            Ok(receipt) => println!(
-                "saved heap snapshot ({}) to {}",
-                human_bytes(receipt.stored_bytes),
-                receipt.location
-            ),
-            Err(error) => println!("not saved to {}: {error}", export.exporter),
-        }
     }
 }

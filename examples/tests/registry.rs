@@ -3,6 +3,8 @@
 
 use openprofiling_core::Registry;
 use openprofiling_exporter_file as _;
+use openprofiling_inspector_cpu_profiler as _;
+use openprofiling_inspector_heap_profiler as _;
 use openprofiling_inspector_heapsnapshot as _;
 use openprofiling_trigger_signal as _;
 
@@ -14,5 +16,7 @@ fn the_linked_plugins_are_registered() {
     let exporters: Vec<_> = registry.exporters().map(|p| p.name).collect();
     assert!(triggers.contains(&"signal"), "{triggers:?}");
     assert!(profilers.contains(&"heapsnapshot"), "{profilers:?}");
+    assert!(profilers.contains(&"cpu-profile"), "{profilers:?}");
+    assert!(profilers.contains(&"heap-profile"), "{profilers:?}");
     assert!(exporters.contains(&"file"), "{exporters:?}");
 }

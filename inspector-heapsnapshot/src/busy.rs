@@ -4,23 +4,24 @@
 //! reactions may share one profiler through `Arc`. Per target: CDP events go to every
 //! subscriber of a session, so two snapshots over one session would mix their chunks; over
 //! two connections V8 would take them one after the other while the first one's memory is
-//! still held. Either way the second is refused, never queued.
+//! still held. Either way the second is refused, never queued. The per-target slot is the
+//! core's [`TargetActivity`] registry, which also refuses a snapshot while the sampling heap
+//! profiler runs on the target (nodejs/node#23877).
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+
+use openprofiling_core::{Activity, ActivityClaim, Conflict, TargetActivity};
 
 use crate::error::Error;
-
-/// Inspector URLs with a snapshot in progress in this process.
-static TARGETS_IN_PROGRESS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Held while a snapshot is taken; frees both slots when dropped (also when the collection
 /// is cancelled).
 #[derive(Debug)]
 pub(crate) struct SnapshotSlot<'a> {
     profiler: &'a AtomicBool,
-    url: String,
+    /// The target's slot, in the process-wide [`TargetActivity`] registry: it also refuses a
+    /// snapshot while heap sampling runs on the target (nodejs/node#23877).
+    _target: ActivityClaim,
 }
 
 impl<'a> SnapshotSlot<'a> {
@@ -32,33 +33,25 @@ impl<'a> SnapshotSlot<'a> {
         {
             return Err(Error::Busy);
         }
-        let mut targets = TARGETS_IN_PROGRESS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !targets
-            .get_or_insert_with(HashSet::new)
-            .insert(url.to_owned())
-        {
-            profiler.store(false, Ordering::Release);
-            return Err(Error::TargetBusy {
-                url: url.to_owned(),
-            });
+        match TargetActivity::claim(url, Activity::HeapSnapshot) {
+            Ok(target) => Ok(Self {
+                profiler,
+                _target: target,
+            }),
+            Err(conflict) => {
+                profiler.store(false, Ordering::Release);
+                Err(match conflict {
+                    Conflict::Busy { url, .. } => Error::TargetBusy { url },
+                    other => Error::Conflict(other),
+                })
+            }
         }
-        Ok(Self {
-            profiler,
-            url: url.to_owned(),
-        })
     }
 }
 
 impl Drop for SnapshotSlot<'_> {
     fn drop(&mut self) {
-        let mut targets = TARGETS_IN_PROGRESS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(targets) = targets.as_mut() {
-            targets.remove(&self.url);
-        }
+        // The target's claim is released when the field drops, right after.
         self.profiler.store(false, Ordering::Release);
     }
 }
@@ -90,5 +83,22 @@ mod tests {
         let again = SnapshotSlot::acquire(&second, url).expect("freed on drop");
         drop(again);
         assert!(!first.load(Ordering::Acquire) && !second.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_snapshot_is_refused_while_heap_sampling_runs_on_the_target() {
+        let profiler = AtomicBool::new(false);
+        let url = "ws://127.0.0.1:1/busy-test-sampling";
+        let sampling = TargetActivity::claim(url, Activity::HeapSampling).expect("free");
+        let error = SnapshotSlot::acquire(&profiler, url).expect_err("refused");
+        assert!(matches!(error, Error::Conflict(_)), "{error:?}");
+        assert!(error.to_string().contains("nodejs/node#23877"), "{error}");
+        assert!(
+            !profiler.load(Ordering::Acquire),
+            "the refusal frees the profiler"
+        );
+        drop(sampling);
+        let slot = SnapshotSlot::acquire(&profiler, url).expect("free once sampling ended");
+        drop(slot);
     }
 }

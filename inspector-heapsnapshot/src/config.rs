@@ -38,6 +38,13 @@ pub struct HeapSnapshotConfig {
     /// sharing the session the profiler was given (default `false`). Useful when other
     /// profilers keep the shared session busy.
     pub own_session: bool,
+    /// Before each snapshot, estimates the memory it will make the target allocate (about
+    /// 11× its used heap at the peak, measured on Node 20) and refuses the snapshot when the
+    /// target's cgroup, or the machine without a limit, has not that much free (default
+    /// `true`). Turn off to force a snapshot (the CLI's `--force`).
+    pub memory_guard: bool,
+    /// How much more than the estimate must be free, in percent of it (default 25).
+    pub memory_margin_percent: u32,
 }
 
 impl Default for HeapSnapshotConfig {
@@ -49,6 +56,8 @@ impl Default for HeapSnapshotConfig {
             capture_numeric_value: false,
             timeout_secs: 900,
             own_session: false,
+            memory_guard: true,
+            memory_margin_percent: 25,
         }
     }
 }
@@ -72,7 +81,9 @@ mod tests {
             "expose_internals": true,
             "capture_numeric_value": true,
             "timeout_secs": 120,
-            "own_session": true
+            "own_session": true,
+            "memory_guard": false,
+            "memory_margin_percent": 50
         }"#;
         let config: HeapSnapshotConfig = serde_json::from_str(text).expect("valid config");
         assert_eq!(
@@ -84,6 +95,8 @@ mod tests {
                 capture_numeric_value: true,
                 timeout_secs: 120,
                 own_session: true,
+                memory_guard: false,
+                memory_margin_percent: 50,
             }
         );
         let json = serde_json::to_value(&config).expect("serializes");
@@ -101,6 +114,8 @@ mod tests {
         assert!(!config.expose_internals && !config.capture_numeric_value);
         assert_eq!(config.timeout(), Duration::from_secs(900));
         assert!(!config.own_session);
+        assert!(config.memory_guard);
+        assert_eq!(config.memory_margin_percent, 25);
     }
 
     #[test]

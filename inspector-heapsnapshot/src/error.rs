@@ -27,6 +27,20 @@ pub enum Error {
         url: String,
     },
 
+    /// Another activity on the target rules a snapshot out now: heap sampling runs there
+    /// (a snapshot during sampling crashes some Node versions, nodejs/node#23877).
+    #[error(transparent)]
+    Conflict(openprofiling_core::Conflict),
+
+    /// The memory guard expects the snapshot to need more memory than the target may take.
+    #[error(
+        "refusing to take a heap snapshot: {verdict}, so the target could run out of memory and be killed mid-snapshot; free memory or raise its limit, or force the snapshot (`--force`, or \"memory_guard\": false)"
+    )]
+    NotEnoughMemory {
+        /// The estimate and the headroom it was weighed against.
+        verdict: crate::guard::Verdict,
+    },
+
     /// The inspector answered without sending any part of the snapshot.
     #[error(
         "the inspector answered HeapProfiler.takeHeapSnapshot without sending any chunk, so the snapshot is empty (does this runtime support heap snapshots over the inspector?)"

@@ -33,6 +33,7 @@
 mod busy;
 mod config;
 mod error;
+pub mod guard;
 mod plugin;
 mod profiler;
 mod progress;

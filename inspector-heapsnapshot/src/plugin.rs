@@ -20,6 +20,8 @@ register_profiler!(
         "capture_numeric_value",
         "timeout_secs",
         "own_session",
+        "memory_guard",
+        "memory_margin_percent",
     ],
     build: build,
 );

@@ -11,6 +11,8 @@ use tracing::{debug, warn};
 
 use crate::busy::SnapshotSlot;
 use crate::config::HeapSnapshotConfig;
+use crate::error::Error;
+use crate::guard;
 use crate::progress::SnapshotProgress;
 use crate::stream::take_snapshot;
 
@@ -91,6 +93,26 @@ impl InspectorHeapSnapshot {
     }
 }
 
+impl InspectorHeapSnapshot {
+    /// Refuses the snapshot when the target may not have the memory to survive it.
+    async fn check_memory(&self, session: &InspectorSession) -> Result<()> {
+        let verdict = guard::inspect(
+            session,
+            &guard::SystemRoot::default(),
+            self.config.memory_margin_percent,
+        )
+        .await?;
+        match verdict {
+            Some(verdict) if !verdict.allows() => Err(Error::NotEnoughMemory { verdict }.into()),
+            Some(verdict) => {
+                debug!(%verdict, "Memory guard: enough headroom for the snapshot.");
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 #[async_trait]
 impl Profiler for InspectorHeapSnapshot {
     fn kind(&self) -> ProfileKind {
@@ -109,6 +131,9 @@ impl Profiler for InspectorHeapSnapshot {
         let _slot = SnapshotSlot::acquire(&self.busy, self.session.url())?;
         self.progress.send_replace(SnapshotProgress::default());
         let session = self.snapshot_session().await?;
+        if self.config.memory_guard {
+            self.check_memory(&session).await?;
+        }
 
         let domain = session.enable_domain("HeapProfiler").await?;
         let taken = take_snapshot(&session, &self.config, writer, &self.progress).await;

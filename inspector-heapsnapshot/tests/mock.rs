@@ -74,6 +74,18 @@ async fn snapshot(handle: &openprofiling_core::ManualTriggerHandle) -> Arc<Profi
         .expect("a report")
 }
 
+/// A profiler with the default settings but the memory guard, whose CDP calls
+/// (`tests/memory_guard.rs` covers them) these tests do not script.
+fn unguarded(session: InspectorSession) -> InspectorHeapSnapshot {
+    InspectorHeapSnapshot::with_config(
+        session,
+        HeapSnapshotConfig {
+            memory_guard: false,
+            ..HeapSnapshotConfig::default()
+        },
+    )
+}
+
 fn failure_reason(report: &ProfileReport) -> String {
     match &report.profile.status {
         ProfileStatus::Failed(reason) => reason.clone(),
@@ -91,7 +103,7 @@ async fn chunks_reach_the_exporter_in_order_and_byte_exact() {
     expect_full_snapshot(&mock, &text, chunk_size);
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -131,7 +143,7 @@ async fn escapes_split_across_tiny_chunks_come_out_exact() {
     expect_full_snapshot(&mock, &text, 3);
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -148,7 +160,7 @@ async fn the_wire_sequence_is_enable_gc_take_gc_disable() {
     expect_full_snapshot(&mock, &heap_snapshot_text(20_000), 4096);
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -191,6 +203,7 @@ async fn without_gc_no_collect_garbage_is_sent_and_options_reach_the_call() {
         gc_after: false,
         expose_internals: true,
         capture_numeric_value: true,
+        memory_guard: false,
         ..HeapSnapshotConfig::default()
     };
     let (agent, handle) = agent(
@@ -235,7 +248,7 @@ async fn closed_mid_snapshot(end: fn(openprofiling_core::mock::ReplyBuilder) -> 
     );
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -282,7 +295,7 @@ async fn a_start_during_a_snapshot_is_refused_and_end_is_ignored() {
     let session = connect(&mock).await;
     // Writes wait until the gate opens: the snapshot stays in progress meanwhile.
     let (exporter, gate) = MemoryExporter::gated();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let first = handle.start().await.unwrap();
     assert!(matches!(first.outcome, ReactionOutcome::Capturing { .. }));
@@ -327,8 +340,8 @@ async fn two_reactions_sharing_the_profiler_or_the_target_take_one_snapshot_at_a
     expect_full_snapshot(&mock, &text, 1_000);
     let session = connect(&mock).await;
     let (exporter, gate) = MemoryExporter::gated();
-    let shared = Arc::new(InspectorHeapSnapshot::new(session.clone()));
-    let other = InspectorHeapSnapshot::new(session);
+    let shared = Arc::new(unguarded(session.clone()));
+    let other = unguarded(session);
     let (first_trigger, first) = ManualTrigger::new("first");
     let (second_trigger, second) = ManualTrigger::new("second");
     let (third_trigger, third) = ManualTrigger::new("third");
@@ -377,7 +390,7 @@ async fn progress_reaches_the_watch_channel() {
     expect_full_snapshot(&mock, &text, 4_000);
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let profiler = InspectorHeapSnapshot::new(session);
+    let profiler = unguarded(session);
     let mut progress = profiler.progress();
     assert_eq!(*progress.borrow_and_update(), SnapshotProgress::default());
     let (agent, handle) = agent(profiler, &exporter);
@@ -410,7 +423,7 @@ async fn an_empty_snapshot_fails() {
     mock.expect("HeapProfiler.disable", Reply::ok(json!({})));
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session), &exporter);
+    let (agent, handle) = agent(unguarded(session), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -437,7 +450,7 @@ async fn a_cdp_error_fails_the_profile_and_releases_the_domain() {
     mock.expect("HeapProfiler.disable", Reply::ok(json!({})));
     let session = connect(&mock).await;
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session.clone()), &exporter);
+    let (agent, handle) = agent(unguarded(session.clone()), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -463,6 +476,7 @@ async fn a_snapshot_without_reply_times_out() {
     let config = HeapSnapshotConfig {
         gc_before: false,
         timeout_secs: 1,
+        memory_guard: false,
         ..HeapSnapshotConfig::default()
     };
     let (agent, handle) = agent(
@@ -500,7 +514,7 @@ async fn when_every_exporter_fails_the_snapshot_stops() {
         fail_at: Some(2),
         ..MemoryExporter::new()
     };
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session.clone()), &exporter);
+    let (agent, handle) = agent(unguarded(session.clone()), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -538,7 +552,7 @@ async fn a_domain_enabled_by_another_user_of_the_session_stays_enabled() {
     let session = connect(&mock).await;
     let other_user = session.enable_domain("HeapProfiler").await.unwrap();
     let exporter = MemoryExporter::new();
-    let (agent, handle) = agent(InspectorHeapSnapshot::new(session.clone()), &exporter);
+    let (agent, handle) = agent(unguarded(session.clone()), &exporter);
 
     let report = snapshot(&handle).await;
     agent.shutdown().await;
@@ -560,6 +574,7 @@ async fn own_session_opens_a_second_connection_once_and_keeps_it() {
     let exporter = MemoryExporter::new();
     let config = HeapSnapshotConfig {
         own_session: true,
+        memory_guard: false,
         ..HeapSnapshotConfig::default()
     };
     let (agent, handle) = agent(
@@ -602,7 +617,9 @@ async fn the_registry_lists_and_builds_heapsnapshot() {
             "expose_internals",
             "capture_numeric_value",
             "timeout_secs",
-            "own_session"
+            "own_session",
+            "memory_guard",
+            "memory_margin_percent"
         ]
     );
     // Every documented key is accepted...

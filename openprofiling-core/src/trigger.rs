@@ -191,6 +191,17 @@ pub trait Trigger: Send + Sync + Debug + 'static {
 
     /// Sends events until `shutdown` is cancelled.
     async fn run(&self, events: TriggerEvents, shutdown: CancellationToken) -> Result<()>;
+
+    /// Waits until the trigger listens (a signal handler installed, a port bound): `true`
+    /// then, `false` if it never will (`run` failed or returned). Waits as long as `run` has
+    /// not been called. By default a trigger is ready at once.
+    ///
+    /// A program that prints "ready" or signals itself waits for this first: a signal sent
+    /// before its handler is installed takes its default action, which for most signals ends
+    /// the process.
+    async fn ready(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -202,6 +213,10 @@ impl<T: Trigger + ?Sized> Trigger for Box<T> {
     async fn run(&self, events: TriggerEvents, shutdown: CancellationToken) -> Result<()> {
         (**self).run(events, shutdown).await
     }
+
+    async fn ready(&self) -> bool {
+        (**self).ready().await
+    }
 }
 
 #[async_trait]
@@ -212,5 +227,9 @@ impl<T: Trigger + ?Sized> Trigger for Arc<T> {
 
     async fn run(&self, events: TriggerEvents, shutdown: CancellationToken) -> Result<()> {
         (**self).run(events, shutdown).await
+    }
+
+    async fn ready(&self) -> bool {
+        (**self).ready().await
     }
 }

@@ -137,6 +137,10 @@ impl Trigger for SignalTrigger {
         format!("signal {}", self.signal)
     }
 
+    async fn ready(&self) -> bool {
+        SignalTrigger::ready(self).await
+    }
+
     async fn run(
         &self,
         events: TriggerEvents,

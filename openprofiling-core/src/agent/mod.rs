@@ -124,7 +124,10 @@ impl ProfilingAgent {
         let mut reactions = JoinSet::new();
         let mut triggers = JoinSet::new();
         let mut profilers = Vec::new();
+        let mut listening = Vec::new();
         for (trigger, profiler) in self.reactions {
+            let trigger: Arc<dyn Trigger> = trigger.into();
+            listening.push(trigger.clone());
             let (sender, receiver) = mpsc::channel(8);
             let context = reaction::ReactionContext {
                 exporters: exporters.clone(),
@@ -156,6 +159,7 @@ impl ProfilingAgent {
         );
         Ok(RunningAgent {
             shutdown,
+            triggers: listening,
             reports,
             running: Mutex::new(Some(Running {
                 reactions,
@@ -178,6 +182,8 @@ struct Running {
 /// abruptly; call `shutdown` to complete or abort what is in flight.
 pub struct RunningAgent {
     shutdown: CancellationToken,
+    /// Every trigger, to wait for them to listen.
+    triggers: Vec<Arc<dyn Trigger>>,
     reports: broadcast::Sender<Arc<ProfileReport>>,
     running: Mutex<Option<Running>>,
 }
@@ -195,6 +201,17 @@ impl RunningAgent {
     /// than 64 reports behind misses the oldest).
     pub fn reports(&self) -> broadcast::Receiver<Arc<ProfileReport>> {
         self.reports.subscribe()
+    }
+
+    /// Waits until every trigger listens (see [`Trigger::ready`]): `true` then, `false` as
+    /// soon as one never will. Bound it with a timeout.
+    pub async fn ready(&self) -> bool {
+        for trigger in &self.triggers {
+            if !trigger.ready().await {
+                return false;
+            }
+        }
+        true
     }
 
     /// A token cancelled when shutdown begins.

@@ -1,5 +1,6 @@
 //! The Chrome DevTools Protocol side: target discovery and the inspector session.
 
+mod activity;
 mod address;
 mod connection;
 mod discovery;
@@ -12,6 +13,9 @@ mod shared;
 mod subscription;
 mod target;
 
+pub use activity::{
+    Activity, ActivityClaim, Conflict, HEAP_SNAPSHOT_SAMPLING_ISSUE, TargetActivity,
+};
 pub use address::is_loopback_host;
 pub use discovery::{Discovery, list_targets, version};
 pub use domain::DomainGuard;

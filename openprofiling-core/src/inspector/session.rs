@@ -27,6 +27,9 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_EVENT_CAPACITY: usize = 16;
 /// The largest message accepted from the inspector. A CPU profile can be tens of MB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 << 20;
+/// How long opening the WebSocket (TCP connect and handshake) may take unless told otherwise.
+/// The inspector answers from a thread of its own, even while the program is busy.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A Chrome DevTools Protocol client over one WebSocket to a V8 inspector.
 ///
@@ -102,6 +105,7 @@ impl InspectorSession {
         SessionBuilder {
             url: ws_url.into(),
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             allow_remote: false,
@@ -252,6 +256,7 @@ impl InspectorSession {
 pub struct SessionBuilder {
     url: String,
     call_timeout: Duration,
+    connect_timeout: Duration,
     event_capacity: usize,
     max_message_size: usize,
     allow_remote: bool,
@@ -262,6 +267,13 @@ impl SessionBuilder {
     /// How long a call waits for its reply by default (30 s unless set).
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// How long opening the WebSocket (TCP connect and handshake) may take (10 s unless set):
+    /// something that accepts connections and never answers is not waited for forever.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -309,13 +321,25 @@ impl SessionBuilder {
         let config = WebSocketConfig::default()
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_message_size));
-        let (socket, _) =
-            tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true)
-                .await
-                .map_err(|source| Error::Connect {
-                    url: self.url.clone(),
-                    source: Box::new(source),
-                })?;
+        let handshake =
+            tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
+        let (socket, _) = tokio::time::timeout(self.connect_timeout, handshake)
+            .await
+            .unwrap_or_else(|_| {
+                Err(tokio_tungstenite::tungstenite::Error::Io(
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no WebSocket handshake answer within {:?}",
+                            self.connect_timeout
+                        ),
+                    ),
+                ))
+            })
+            .map_err(|source| Error::Connect {
+                url: self.url.clone(),
+                source: Box::new(source),
+            })?;
         debug!(url = %self.url, "Connected to the inspector.");
         let shared = Shared::new(self.url.clone());
         let closing = CancellationToken::new();

@@ -33,6 +33,7 @@
 
 mod connection;
 mod node;
+mod proxy;
 mod script;
 mod server;
 mod snapshot;
@@ -48,6 +49,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use node::NodeProcess;
+pub use proxy::CountingProxy;
 pub use script::{Reply, ReplyBuilder, event_frame};
 pub use snapshot::{heap_snapshot_chunk_frames, heap_snapshot_text};
 pub use state::{MalformedMessage, MockTarget, RecordedCall};

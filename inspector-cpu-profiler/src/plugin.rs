@@ -1,0 +1,29 @@
+//! Registration as the `cpu-profile` profiler plugin.
+
+use std::sync::Arc;
+
+use openprofiling_core::registry::parse_config;
+use openprofiling_core::{Error, PluginContext, Profiler, Result, register_profiler};
+use serde_json::Value;
+
+use crate::config::CpuProfileConfig;
+use crate::error::PLUGIN_NAME;
+use crate::profiler::InspectorCpuProfiler;
+
+register_profiler!(
+    name: PLUGIN_NAME,
+    description: "V8 CPU profile (Profiler.start / Profiler.stop) over the inspector, exported as .cpuprofile",
+    config_keys: ["sampling_interval_us", "own_session", "timeout_secs"],
+    build: build,
+);
+
+/// Builds the profiler from its JSON configuration and the context's shared session.
+fn build(config: &Value, context: &PluginContext) -> Result<Arc<dyn Profiler>> {
+    let config: CpuProfileConfig = parse_config(PLUGIN_NAME, config)?;
+    config.validate().map_err(|error| Error::Config {
+        plugin: PLUGIN_NAME.to_owned(),
+        source: error.into(),
+    })?;
+    let session = context.require_session(PLUGIN_NAME)?;
+    Ok(Arc::new(InspectorCpuProfiler::with_config(session, config)))
+}

@@ -1,0 +1,95 @@
+//! The CPU profiler against a real `node --inspect=127.0.0.1:0`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::MemoryExporter;
+use openprofiling_core::mock::NodeProcess;
+use openprofiling_core::{
+    AttributeValue, InspectorSession, ManualTrigger, ProfileStatus, ProfilingAgent, ReactionOutcome,
+};
+use openprofiling_inspector_cpu_profiler::{CpuProfileConfig, InspectorCpuProfiler};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Keeps the CPU busy in a function of a name found nowhere else.
+const BUSY_PROGRAM: &str = "
+function spinTheCpuForTest() {
+  const end = Date.now() + 20;
+  let x = 0;
+  while (Date.now() < end) { x += Math.sqrt(x + 1); }
+  return x;
+}
+setInterval(spinTheCpuForTest, 25);
+console.log('ready');
+";
+
+#[tokio::test]
+async fn a_real_cpu_profile_shows_the_busy_function() {
+    let node = NodeProcess::start(BUSY_PROGRAM).await;
+    let session = InspectorSession::builder(node.ws_url())
+        .connect()
+        .await
+        .unwrap();
+    let config = CpuProfileConfig {
+        sampling_interval_us: 500,
+        ..CpuProfileConfig::default()
+    };
+    let exporter = MemoryExporter::new();
+    let (trigger, handle) = ManualTrigger::new("test");
+    let agent = ProfilingAgent::new()
+        .register(
+            trigger,
+            InspectorCpuProfiler::with_config(session.clone(), config),
+        )
+        .exporter(exporter.clone())
+        .start()
+        .unwrap();
+
+    let started = handle.start().await.unwrap();
+    assert!(
+        matches!(started.outcome, ReactionOutcome::Started { .. }),
+        "{started:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let stopped = handle.end().await.unwrap();
+    let report = tokio::time::timeout(WAIT, stopped.finished())
+        .await
+        .expect("the profile must complete")
+        .expect("a report");
+    agent.shutdown().await;
+    assert_eq!(session.domain_enables("Profiler"), 0);
+    node.stop().await;
+
+    assert_eq!(report.profile.status, ProfileStatus::Success, "{report:?}");
+    let bytes = exporter.bytes();
+    assert_eq!(report.profile.size, bytes.len() as u64);
+    let profile: Value = serde_json::from_slice(&bytes).expect("the profile is valid JSON");
+    let nodes = profile["nodes"].as_array().expect("nodes");
+    let samples = profile["samples"].as_array().expect("samples");
+    let deltas = profile["timeDeltas"].as_array().expect("timeDeltas");
+    assert!(profile["endTime"].as_f64().unwrap() > profile["startTime"].as_f64().unwrap());
+    assert_eq!(samples.len(), deltas.len(), "one time delta per sample");
+    // Complete: every sample names a node of the profile.
+    let ids: std::collections::HashSet<u64> = nodes
+        .iter()
+        .map(|node| node["id"].as_u64().unwrap())
+        .collect();
+    assert!(samples.iter().all(|id| ids.contains(&id.as_u64().unwrap())));
+    let busy = nodes
+        .iter()
+        .find(|node| node["callFrame"]["functionName"] == "spinTheCpuForTest")
+        .expect("the busy function must appear in the profile");
+    assert!(busy["hitCount"].as_u64().unwrap() > 0, "{busy}");
+    assert_eq!(
+        report.profile.attributes.get("samples"),
+        Some(&AttributeValue::Number(samples.len() as f64))
+    );
+    assert_eq!(
+        report.profile.attributes.get("sampling_interval_us"),
+        Some(&AttributeValue::Number(500.0))
+    );
+}

@@ -1,0 +1,228 @@
+//! [`InspectorHeapProfiler`]: the sampling heap profiler.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openprofiling_core::{
+    Activity, ActivityClaim, DomainGuard, InspectorSession, ProfileKind, ProfileMetadata,
+    ProfileWriter, Profiler, ProfilerMode, Result, TargetActivity, TargetInfo,
+};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use crate::config::HeapProfileConfig;
+use crate::error::Error;
+use crate::raw::{Count, Missing, RawProfile};
+use crate::session::Sessions;
+
+const DOMAIN: &str = "HeapProfiler";
+const START: &str = "HeapProfiler.startSampling";
+const STOP: &str = "HeapProfiler.stopSampling";
+/// How long shutdown waits for `HeapProfiler.stopSampling` of a profile nobody collected.
+const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Records V8 sampling heap profiles (`HeapProfiler.startSampling` … `stopSampling`) over an
+/// inspector session and exports each as a `.heapprofile`, the JSON Chrome DevTools opens
+/// (Memory tab, Load): which functions allocated the memory still alive, by call tree.
+///
+/// A ranged profiler: Start begins sampling, End stops it and writes the profile, as slices
+/// of the reply's frame, without parsing it into values or copying it. Sampling costs the
+/// target little: it can run for hours.
+///
+/// - The `HeapProfiler` domain is enabled through a counted [`DomainGuard`] held while the
+///   profile runs, so a heap snapshot on the same session does not disable it, nor it theirs.
+/// - Refused while a heap snapshot of the same target is being taken, and a snapshot is
+///   refused while this runs ([`Error::Conflict`]): together they crashed some Node versions
+///   (nodejs/node#23877). Refused, not queued: sampling may last hours, and a snapshot must
+///   not wait on it. See [`TargetActivity`].
+/// - One profile at a time per profiler ([`Error::Busy`]) and per target in this process.
+/// - A profile still running at [`shutdown`](Profiler::shutdown) (the agent collects running
+///   profiles before that, so only one started outside an agent) is stopped and discarded.
+#[derive(Debug)]
+pub struct InspectorHeapProfiler {
+    sessions: Sessions,
+    config: HeapProfileConfig,
+    running: Mutex<Option<Running>>,
+}
+
+/// A profile in progress and what it holds on the target.
+#[derive(Debug)]
+struct Running {
+    session: InspectorSession,
+    domain: DomainGuard,
+    _claim: ActivityClaim,
+}
+
+/// What the attributes need from a sampling heap profile; also checks it is one.
+#[derive(Deserialize)]
+struct Summary {
+    #[allow(dead_code, reason = "required: a profile without a head is refused")]
+    head: IgnoredAny,
+    #[serde(default)]
+    samples: Count,
+}
+
+impl InspectorHeapProfiler {
+    /// A profiler over `session` with the default settings: V8's 32 KiB sampling interval,
+    /// live objects only, the shared session, two minutes for the stop.
+    pub fn new(session: InspectorSession) -> Self {
+        Self::with_config(session, HeapProfileConfig::default())
+    }
+
+    /// A profiler over `session` with `config`. With
+    /// [`own_session`](HeapProfileConfig::own_session), `session` only tells where to open a
+    /// connection of its own. The configuration is checked at each Start.
+    pub fn with_config(session: InspectorSession, config: HeapProfileConfig) -> Self {
+        Self {
+            sessions: Sessions::new(session, config.own_session),
+            config,
+            running: Mutex::new(None),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &HeapProfileConfig {
+        &self.config
+    }
+
+    /// Whether a profile is running now.
+    pub async fn is_running(&self) -> bool {
+        self.running.lock().await.is_some()
+    }
+
+    /// The parameters of `HeapProfiler.startSampling`; the GC flags only when set, so that
+    /// runtimes that predate them get the call they know.
+    fn start_params(&self) -> Value {
+        let mut params = Map::new();
+        params.insert(
+            "samplingInterval".to_owned(),
+            json!(self.config.sampling_interval_bytes),
+        );
+        if self.config.include_objects_collected_by_major_gc {
+            params.insert("includeObjectsCollectedByMajorGC".to_owned(), json!(true));
+        }
+        if self.config.include_objects_collected_by_minor_gc {
+            params.insert("includeObjectsCollectedByMinorGC".to_owned(), json!(true));
+        }
+        Value::Object(params)
+    }
+
+    /// Enables the domain and starts sampling over `session`.
+    async fn begin(&self, session: &InspectorSession) -> Result<DomainGuard> {
+        let domain = session.enable_domain(DOMAIN).await?;
+        match session.call::<Value>(START, self.start_params()).await {
+            Ok(_) => Ok(domain),
+            Err(error) => {
+                if let Err(release) = domain.release().await {
+                    debug!(%release, "Disabling HeapProfiler after a failed start failed too.");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Profiler for InspectorHeapProfiler {
+    fn kind(&self) -> ProfileKind {
+        ProfileKind::HeapProfile
+    }
+
+    fn mode(&self) -> ProfilerMode {
+        ProfilerMode::Ranged
+    }
+
+    fn target(&self) -> TargetInfo {
+        self.sessions.shared().target().clone()
+    }
+
+    async fn start(&self, profile: &ProfileMetadata) -> Result<()> {
+        self.config.validate()?;
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Err(Error::Busy.into());
+        }
+        let claim = TargetActivity::claim(self.sessions.shared().url(), Activity::HeapSampling)
+            .map_err(Error::Conflict)?;
+        let session = self.sessions.get().await?;
+        let domain = self.begin(&session).await?;
+        debug!(
+            profile = %profile.id,
+            sampling_interval_bytes = self.config.sampling_interval_bytes,
+            "Heap sampling started."
+        );
+        *running = Some(Running {
+            session,
+            domain,
+            _claim: claim,
+        });
+        Ok(())
+    }
+
+    async fn collect(&self, writer: &mut ProfileWriter) -> Result<()> {
+        let running = self.running.lock().await.take().ok_or(Error::NotRunning)?;
+        let stopped = running
+            .session
+            .call_raw(STOP, json!({}), self.config.timeout())
+            .await;
+        // Sampling is over (or, if the stop failed, ended by the disable): free the domain and
+        // the target before writing, so a snapshot may follow at once.
+        if let Err(error) = running.domain.release().await {
+            warn!(%error, "Disabling HeapProfiler after the heap profile failed; the profile is complete.");
+        }
+        drop(running._claim);
+
+        let (profile, summary) = match RawProfile::from_reply::<Summary>(stopped?, STOP)? {
+            Ok(found) => found,
+            Err(Missing::NoProfile) => return Err(Error::MissingProfile.into()),
+            Err(Missing::Shape(source)) => return Err(Error::NotAHeapProfile { source }.into()),
+        };
+        profile.write_to(writer).await?;
+
+        writer.set_attribute(
+            "sampling_interval_bytes",
+            i64::try_from(self.config.sampling_interval_bytes).unwrap_or(i64::MAX),
+        );
+        writer.set_attribute(
+            "samples",
+            i64::try_from(summary.samples.0).unwrap_or(i64::MAX),
+        );
+        writer.set_attribute(
+            "include_objects_collected_by_major_gc",
+            self.config.include_objects_collected_by_major_gc,
+        );
+        writer.set_attribute(
+            "include_objects_collected_by_minor_gc",
+            self.config.include_objects_collected_by_minor_gc,
+        );
+        debug!(
+            bytes = profile.len(),
+            samples = summary.samples.0,
+            "Heap sampling profile collected."
+        );
+        Ok(())
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if let Some(running) = self.running.lock().await.take() {
+            warn!(
+                "Shutting down with a heap sampling profile nobody collected: stopping and discarding it."
+            );
+            if let Err(error) = running
+                .session
+                .call_raw(STOP, json!({}), DISCARD_TIMEOUT)
+                .await
+            {
+                debug!(%error, "Stopping the discarded heap sampling profile failed.");
+            }
+            if let Err(error) = running.domain.release().await {
+                debug!(%error, "Disabling HeapProfiler at shutdown failed.");
+            }
+        }
+        self.sessions.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Shared by the integration tests: an exporter that keeps profiles in memory.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use openprofiling_core::{Error, ExportReceipt, ExportSink, Exporter, ProfileMetadata, Result};
+use tokio::sync::Semaphore;
+
+/// What the exporter saw, over every profile.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub chunks: Vec<Bytes>,
+    pub finished: Vec<ProfileMetadata>,
+    pub aborted: Vec<String>,
+}
+
+/// Keeps chunks in memory. Fails its `fail_at`-th write if set; with a `gate`, each write
+/// waits for a permit of it (a semaphore with no permits holds every write until opened).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryExporter {
+    pub seen: Arc<Mutex<Seen>>,
+    pub fail_at: Option<usize>,
+    pub gate: Option<Arc<Semaphore>>,
+}
+
+impl MemoryExporter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An exporter whose writes wait until the returned semaphore gets permits.
+    pub fn gated() -> (Self, Arc<Semaphore>) {
+        let gate = Arc::new(Semaphore::new(0));
+        (
+            Self {
+                gate: Some(gate.clone()),
+                ..Self::default()
+            },
+            gate,
+        )
+    }
+
+    /// Every chunk received, concatenated.
+    pub fn bytes(&self) -> Vec<u8> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.chunks.iter().flat_map(|c| c.iter().copied()).collect()
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .chunks
+            .len()
+    }
+
+    pub fn finished(&self) -> Vec<ProfileMetadata> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finished
+            .clone()
+    }
+
+    pub fn aborted(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .aborted
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+struct MemorySink {
+    exporter: MemoryExporter,
+    writes: usize,
+}
+
+#[async_trait]
+impl Exporter for MemoryExporter {
+    fn name(&self) -> String {
+        "memory".to_owned()
+    }
+
+    async fn begin(&self, _profile: &ProfileMetadata) -> Result<Box<dyn ExportSink>> {
+        Ok(Box::new(MemorySink {
+            exporter: self.clone(),
+            writes: 0,
+        }))
+    }
+}
+
+#[async_trait]
+impl ExportSink for MemorySink {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.writes += 1;
+        if Some(self.writes) == self.exporter.fail_at {
+            return Err(Error::plugin("memory", "disk full"));
+        }
+        if let Some(gate) = &self.exporter.gate {
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|_| Error::plugin("memory", "gate closed"))?;
+        }
+        let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.chunks.push(chunk);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>, profile: &ProfileMetadata) -> Result<ExportReceipt> {
+        let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.finished.push(profile.clone());
+        Ok(ExportReceipt {
+            location: format!("memory://{}", profile.file_name()),
+            stored_bytes: profile.size,
+        })
+    }
+
+    async fn abort(self: Box<Self>, reason: &str) -> Result<()> {
+        let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.aborted.push(reason.to_owned());
+        Ok(())
+    }
+}
