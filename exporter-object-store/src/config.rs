@@ -24,6 +24,10 @@ fn default_parts_in_flight() -> usize {
     4
 }
 
+fn default_sidecar() -> bool {
+    true
+}
+
 /// Configuration of the `object-store` exporter, as given to the registry:
 /// `{"url": "s3://bucket/profiles/", "gzip": true, "options": {"aws_region": "eu-west-1"}}`.
 ///
@@ -51,6 +55,11 @@ pub struct ObjectStoreExporterConfig {
     /// `(parts_in_flight + 1) × part_size_mib` MiB per profile.
     #[serde(default = "default_parts_in_flight")]
     pub parts_in_flight: usize,
+    /// After each profile's object, write `<key>.json` next to it: the profile's whole final
+    /// metadata (end time, duration, status, sizes), which the object's own user metadata,
+    /// fixed when its upload begins, cannot hold. Defaults to `true`.
+    #[serde(default = "default_sidecar")]
+    pub sidecar: bool,
 }
 
 impl ObjectStoreExporterConfig {
@@ -62,6 +71,7 @@ impl ObjectStoreExporterConfig {
             options: BTreeMap::new(),
             part_size_mib: default_part_size_mib(),
             parts_in_flight: default_parts_in_flight(),
+            sidecar: default_sidecar(),
         }
     }
 
@@ -105,6 +115,7 @@ impl fmt::Debug for ObjectStoreExporterConfig {
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .field("part_size_mib", &self.part_size_mib)
             .field("parts_in_flight", &self.parts_in_flight)
+            .field("sidecar", &self.sidecar)
             .finish()
     }
 }
@@ -124,6 +135,7 @@ mod tests {
             .insert("aws_region".into(), "eu-west-1".into());
         config.part_size_mib = 16;
         config.parts_in_flight = 2;
+        config.sidecar = false;
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(
             json,
@@ -133,6 +145,7 @@ mod tests {
                 "options": {"aws_region": "eu-west-1"},
                 "part_size_mib": 16,
                 "parts_in_flight": 2,
+                "sidecar": false,
             })
         );
         let back: ObjectStoreExporterConfig = serde_json::from_value(json).unwrap();
@@ -146,6 +159,7 @@ mod tests {
         assert_eq!(config, ObjectStoreExporterConfig::new("memory:///"));
         assert!(!config.gzip);
         assert_eq!((config.part_size_mib, config.parts_in_flight), (8, 4));
+        assert!(config.sidecar, "sidecars are on by default");
         config.validate().unwrap();
 
         let error = serde_json::from_str::<ObjectStoreExporterConfig>("{}").unwrap_err();

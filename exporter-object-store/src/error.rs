@@ -150,6 +150,27 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The sink was asked to publish a profile that did not succeed; its upload was aborted
+    /// instead, so no object claims `status = success` for it.
+    #[error(
+        "refusing to publish {url}: the profile's status is {status}, not success; its upload was aborted (call abort for a failed profile)"
+    )]
+    NotSuccessful {
+        /// The object's URL.
+        url: String,
+        /// The profile's status, as shown.
+        status: String,
+    },
+
+    /// The metadata sidecar's JSON could not be encoded.
+    #[error("cannot encode the metadata sidecar {url}: {source}")]
+    EncodeSidecar {
+        /// The sidecar's URL.
+        url: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+
     /// The sink was used after it finished or aborted.
     #[error("the upload of {url} was already closed")]
     Closed {

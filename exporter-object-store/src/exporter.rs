@@ -14,6 +14,7 @@ use crate::config::{ObjectStoreExporterConfig, check_part_size_mib, check_parts_
 use crate::destination::{Destination, redact};
 use crate::error::{Error, Result};
 use crate::metadata;
+use crate::sidecar::{SidecarWriter, sidecar_key};
 use crate::sink::ObjectStoreSink;
 
 const MIB: usize = 1024 * 1024;
@@ -23,9 +24,11 @@ const MIB: usize = 1024 * 1024;
 /// by a streaming multipart upload.
 ///
 /// Nothing appears under the key until the profile is complete; a failed profile's upload is
-/// aborted. The object gets a `Content-Type` and the profile's metadata as user metadata (see
-/// the crate docs for which keys). Credentials come from the environment or the config's
-/// `options`, never from the URL, and are never shown.
+/// aborted. The object gets a `Content-Type` and the profile's metadata known at its start as
+/// user metadata, with `status = success`; then, unless turned off with
+/// [`sidecar(false)`](Self::sidecar), a sidecar `<key>.json` gets the whole final metadata
+/// (see the crate docs). Credentials come from the environment or the config's `options`,
+/// never from the URL, and are never shown.
 #[derive(Clone)]
 pub struct ObjectStoreExporter {
     store: Arc<dyn ObjectStore>,
@@ -35,6 +38,8 @@ pub struct ObjectStoreExporter {
     gzip: bool,
     part_size: usize,
     parts_in_flight: usize,
+    /// Write the metadata sidecar `<key>.json` after each profile.
+    sidecar: bool,
     /// Cleared when the store refuses attributes (a local directory): later uploads go without.
     attributes_supported: Arc<AtomicBool>,
 }
@@ -46,6 +51,7 @@ impl std::fmt::Debug for ObjectStoreExporter {
             .field("gzip", &self.gzip)
             .field("part_size", &self.part_size)
             .field("parts_in_flight", &self.parts_in_flight)
+            .field("sidecar", &self.sidecar)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +76,7 @@ impl ObjectStoreExporter {
             gzip: config.gzip,
             part_size: config.part_size_mib * MIB,
             parts_in_flight: config.parts_in_flight,
+            sidecar: config.sidecar,
             attributes_supported: Arc::new(AtomicBool::new(true)),
         })
     }
@@ -85,6 +92,7 @@ impl ObjectStoreExporter {
             gzip: false,
             part_size: ObjectStoreExporterConfig::new("").part_size_mib * MIB,
             parts_in_flight: ObjectStoreExporterConfig::new("").parts_in_flight,
+            sidecar: ObjectStoreExporterConfig::new("").sidecar,
             attributes_supported: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -93,6 +101,14 @@ impl ObjectStoreExporter {
     #[must_use]
     pub fn gzip(mut self, gzip: bool) -> Self {
         self.gzip = gzip;
+        self
+    }
+
+    /// Writes the metadata sidecar `<key>.json` after each profile when `sidecar` is true (the
+    /// default).
+    #[must_use]
+    pub fn sidecar(mut self, sidecar: bool) -> Self {
+        self.sidecar = sidecar;
         self
     }
 
@@ -124,6 +140,11 @@ impl ObjectStoreExporter {
         self.gzip
     }
 
+    /// Whether a metadata sidecar is written after each profile.
+    pub fn writes_sidecar(&self) -> bool {
+        self.sidecar
+    }
+
     /// The key `profile` is stored under.
     pub fn key(&self, profile: &ProfileMetadata) -> Path {
         let name = profile.file_name();
@@ -134,6 +155,12 @@ impl ObjectStoreExporter {
     /// The URL of `profile`'s object, as receipts give it.
     pub fn location(&self, profile: &ProfileMetadata) -> String {
         format!("{}/{}", self.root, self.key(profile))
+    }
+
+    /// The key of `profile`'s metadata sidecar: its object's key plus `.json`. Written only
+    /// when [`writes_sidecar`](Self::writes_sidecar).
+    pub fn sidecar_key(&self, profile: &ProfileMetadata) -> Path {
+        sidecar_key(&self.key(profile))
     }
 }
 
@@ -150,7 +177,7 @@ impl Exporter for ObjectStoreExporter {
         let key = self.key(profile);
         let url = format!("{}/{}", self.root, key);
         let attributes = if self.attributes_supported.load(Ordering::Relaxed) {
-            metadata::attributes(profile, self.gzip)
+            metadata::object_attributes(profile, self.gzip)
         } else {
             object_store::Attributes::new()
         };
@@ -181,14 +208,25 @@ impl Exporter for ObjectStoreExporter {
             part_size = self.part_size,
             parts_in_flight = self.parts_in_flight,
             gzip = self.gzip,
+            sidecar = self.sidecar,
             "Profile upload begun."
         );
+        let sidecar = self.sidecar.then(|| {
+            SidecarWriter::new(
+                self.store.clone(),
+                key,
+                url.clone(),
+                self.gzip,
+                self.attributes_supported.clone(),
+            )
+        });
         Ok(Box::new(ObjectStoreSink::new(
             url,
             upload,
             self.part_size,
             self.parts_in_flight,
             self.gzip,
+            sidecar,
         )))
     }
 }
@@ -201,7 +239,7 @@ fn root_of(root_url: &str) -> String {
 }
 
 /// The registry's constructor: `{"url": "s3://...", "gzip": false, "options": {...},
-/// "part_size_mib": 8, "parts_in_flight": 4}`, `url` required.
+/// "part_size_mib": 8, "parts_in_flight": 4, "sidecar": true}`, `url` required.
 pub(crate) fn build(
     config: &Value,
     _context: &PluginContext,

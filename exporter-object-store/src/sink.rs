@@ -1,5 +1,6 @@
 //! [`ObjectStoreSink`]: one profile streamed to an object store by a multipart upload, with
-//! bounded memory; completed on finish, aborted on failure.
+//! bounded memory; completed on finish (then its metadata sidecar written), aborted on
+//! failure.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +14,7 @@ use openprofiling_core::{ExportReceipt, ExportSink, ProfileMetadata};
 use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
+use crate::sidecar::SidecarWriter;
 
 /// The first part that failed, and its error, shared between the upload and the sink.
 type FirstFailure = Arc<Mutex<Option<(usize, object_store::Error)>>>;
@@ -79,10 +81,13 @@ impl MultipartUpload for TrackedUpload {
 /// Chunks (gzipped or not) go to a [`WriteMultipart`] that uploads a part each time
 /// `part_size` bytes gathered, at most `parts_in_flight` at once; a write waits for a free
 /// slot first, so memory stays near `(parts_in_flight + 1) × part_size`. Nothing appears under
-/// the key until the upload completes; abort, a failed finish, or drop abort the upload.
+/// the key until the upload completes, which only `finish` of a successful profile does;
+/// abort, a failed finish, finish of an unsuccessful profile, or drop abort the upload.
 pub(crate) struct ObjectStoreSink {
     /// The object's URL, for receipts, logs and errors.
     url: String,
+    /// Writes `<key>.json` once the object is complete, when sidecars are on.
+    sidecar: Option<SidecarWriter>,
     writer: Option<WriteMultipart>,
     gzip: Option<GzEncoder<Vec<u8>>>,
     parts_in_flight: usize,
@@ -98,6 +103,7 @@ impl std::fmt::Debug for ObjectStoreSink {
         f.debug_struct("ObjectStoreSink")
             .field("url", &self.url)
             .field("open", &self.writer.is_some())
+            .field("sidecar", &self.sidecar.is_some())
             .field("gzip", &self.gzip.is_some())
             .field("written", &self.written)
             .field("stored", &self.stored)
@@ -106,17 +112,19 @@ impl std::fmt::Debug for ObjectStoreSink {
 }
 
 impl ObjectStoreSink {
-    /// A sink writing through `upload` in parts of `part_size` bytes.
+    /// A sink writing through `upload` in parts of `part_size` bytes, then `sidecar` if any.
     pub(crate) fn new(
         url: String,
         upload: Box<dyn MultipartUpload>,
         part_size: usize,
         parts_in_flight: usize,
         gzip: bool,
+        sidecar: Option<SidecarWriter>,
     ) -> Self {
         let (upload, first_failure) = TrackedUpload::new(upload);
         Self {
             url,
+            sidecar,
             writer: Some(WriteMultipart::new_with_chunk_size(
                 Box::new(upload),
                 part_size,
@@ -229,6 +237,18 @@ impl ExportSink for ObjectStoreSink {
         mut self: Box<Self>,
         profile: &ProfileMetadata,
     ) -> openprofiling_core::Result<ExportReceipt> {
+        // The object's user metadata says `status = success`: only such a profile may
+        // complete the upload and become visible.
+        if !profile.status.is_success() {
+            if let Some(writer) = self.writer.take() {
+                abort_quietly(&self.url, writer).await;
+            }
+            return Err(Error::NotSuccessful {
+                url: self.url.clone(),
+                status: format!("{:?}", profile.status),
+            }
+            .into());
+        }
         let stored_bytes = self.complete().await?;
         debug!(
             profile = %profile.id,
@@ -237,6 +257,18 @@ impl ExportSink for ObjectStoreSink {
             stored_bytes,
             "Profile uploaded."
         );
+        if let Some(sidecar) = &self.sidecar {
+            // The profile is whole and visible: a missing sidecar does not undo its export.
+            if let Err(error) = sidecar.write(profile, stored_bytes).await {
+                warn!(
+                    profile = %profile.id,
+                    url = self.url,
+                    sidecar = sidecar.url(),
+                    %error,
+                    "Profile exported, but its metadata sidecar could not be written."
+                );
+            }
+        }
         Ok(ExportReceipt {
             location: self.url.clone(),
             stored_bytes,

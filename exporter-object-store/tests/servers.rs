@@ -10,7 +10,7 @@ mod servers;
 use std::borrow::Cow;
 use std::time::Duration;
 
-use common::{CHUNK, ChunkProfiler, expected, run_profile};
+use common::{CHUNK, ChunkProfiler, ExpectedObject, assert_sidecar, expected, run_profile};
 use object_store::{Attribute, Attributes, ObjectStoreExt};
 use openprofiling_core::mock::NodeProcess;
 use openprofiling_core::{InspectorSession, ManualTrigger, ProfileStatus, ProfilingAgent};
@@ -82,6 +82,75 @@ async fn a_profile_lands_whole_with_its_metadata(var: &str) {
         metadata(&attributes, "start_time"),
         Some(report.profile.start_time_iso())
     );
+    assert_eq!(
+        metadata(&attributes, "status").as_deref(),
+        Some("success"),
+        "{attributes:?}"
+    );
+    // HEAD gives the same user metadata as GET.
+    let head = reader(var)
+        .get_opts(
+            &key,
+            object_store::GetOptions {
+                head: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata(&head.attributes, "status").as_deref(),
+        Some("success"),
+        "{:?}",
+        head.attributes
+    );
+
+    // The sidecar lands next to the object, parses, and holds the final metadata.
+    let sidecar = reader(var)
+        .get(&exporter.sidecar_key(&report.profile))
+        .await
+        .expect("the sidecar <key>.json was written");
+    let sidecar_attributes = sidecar.attributes.clone();
+    let body = sidecar.bytes().await.unwrap();
+    let document = assert_sidecar(
+        &body,
+        &report,
+        &ExpectedObject {
+            key: key.as_ref(),
+            url: &receipt.location,
+            stored_bytes: bytes.len() as u64,
+            gzip: false,
+        },
+    );
+    assert_eq!(document["size"].as_u64(), Some((chunks * CHUNK) as u64));
+    assert_eq!(document["target"]["pid"], 4242);
+    assert_eq!(document["attributes"]["Trigger-Reason"], "rss > 1 GB");
+    assert_eq!(
+        sidecar_attributes
+            .get(&Attribute::ContentType)
+            .map(|v| v.to_string()),
+        Some("application/json".into()),
+        "{sidecar_attributes:?}"
+    );
+    assert_eq!(
+        metadata(&sidecar_attributes, "status").as_deref(),
+        Some("success"),
+        "{sidecar_attributes:?}"
+    );
+    assert_eq!(
+        metadata(&sidecar_attributes, "size_bytes"),
+        Some((chunks * CHUNK).to_string()),
+        "{sidecar_attributes:?}"
+    );
+    assert_eq!(
+        metadata(&sidecar_attributes, "duration_ms"),
+        Some(report.profile.duration().unwrap().as_millis().to_string()),
+        "{sidecar_attributes:?}"
+    );
+    assert!(
+        metadata(&sidecar_attributes, "end_time").is_some(),
+        "{sidecar_attributes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +163,8 @@ async fn azure_a_profile_lands_whole_with_its_metadata() {
     a_profile_lands_whole_with_its_metadata(AZURE).await;
 }
 
-/// A profile failing after 12 MB (two parts uploaded) leaves nothing under its key.
+/// A profile failing after 12 MB (two parts uploaded) leaves nothing under its key, and no
+/// sidecar.
 async fn a_failed_profile_leaves_no_object(var: &str) {
     let exporter = exporter(var, "failed");
     let report = tokio::time::timeout(
@@ -111,6 +181,12 @@ async fn a_failed_profile_leaves_no_object(var: &str) {
     assert!(report.exports[0].result.is_err());
     let key = exporter.key(&report.profile);
     let missing = reader(var).head(&key).await.unwrap_err();
+    assert!(
+        matches!(missing, object_store::Error::NotFound { .. }),
+        "{missing}"
+    );
+    let sidecar = exporter.sidecar_key(&report.profile);
+    let missing = reader(var).head(&sidecar).await.unwrap_err();
     assert!(
         matches!(missing, object_store::Error::NotFound { .. }),
         "{missing}"
@@ -260,4 +336,23 @@ async fn a_real_node_heap_snapshot_lands_whole(var: &str) {
         Some("heap_snapshot"),
         "{attributes:?}"
     );
+
+    let sidecar = reader(var)
+        .get(&exporter.sidecar_key(&report.profile))
+        .await
+        .expect("the sidecar <key>.json was written")
+        .bytes()
+        .await
+        .unwrap();
+    let document = assert_sidecar(
+        &sidecar,
+        &report,
+        &ExpectedObject {
+            key: exporter.key(&report.profile).as_ref(),
+            url: &receipt.location,
+            stored_bytes: bytes.len() as u64,
+            gzip: false,
+        },
+    );
+    assert_eq!(document["size"].as_u64(), Some(bytes.len() as u64));
 }

@@ -147,7 +147,14 @@ fn the_registry_lists_and_builds_the_exporter() {
         .expect("the object-store exporter registers");
     assert_eq!(
         plugin.config_keys,
-        ["url", "gzip", "options", "part_size_mib", "parts_in_flight"]
+        [
+            "url",
+            "gzip",
+            "options",
+            "part_size_mib",
+            "parts_in_flight",
+            "sidecar"
+        ]
     );
 
     let context = PluginContext::new();
@@ -159,6 +166,13 @@ fn the_registry_lists_and_builds_the_exporter() {
         )
         .unwrap();
     assert_eq!(exporter.name(), "object-store memory:///profiles/");
+    registry
+        .build_exporter(
+            "object-store",
+            &serde_json::json!({"url": "memory:///", "sidecar": false}),
+            &context,
+        )
+        .expect("`sidecar` is a config key");
 
     let error = registry
         .build_exporter(

@@ -36,8 +36,6 @@ mod config;
 mod error;
 mod plugin;
 mod profiler;
-mod raw;
-mod session;
 
 pub use config::CpuProfileConfig;
 pub use error::{Error, Result};

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openprofiling_core::{
-    Activity, ActivityClaim, DomainGuard, InspectorSession, ProfileKind, ProfileMetadata,
-    ProfileWriter, Profiler, ProfilerMode, Result, TargetActivity, TargetInfo,
+    Activity, ActivityClaim, DomainGuard, InspectorSession, JsonArrayLen, ProfileKind,
+    ProfileMetadata, ProfileWriter, Profiler, ProfilerMode, ProfilerSession, Result,
+    TargetActivity, TargetInfo,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -14,8 +15,6 @@ use tracing::{debug, warn};
 
 use crate::config::CpuProfileConfig;
 use crate::error::Error;
-use crate::raw::{Count, Missing, RawProfile};
-use crate::session::Sessions;
 
 const DOMAIN: &str = "Profiler";
 const STOP: &str = "Profiler.stop";
@@ -38,7 +37,7 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 ///   profiles before that, so only one started outside an agent) is stopped and discarded.
 #[derive(Debug)]
 pub struct InspectorCpuProfiler {
-    sessions: Sessions,
+    sessions: ProfilerSession,
     config: CpuProfileConfig,
     running: Mutex<Option<Running>>,
 }
@@ -55,9 +54,9 @@ struct Running {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Summary {
-    nodes: Count,
+    nodes: JsonArrayLen,
     #[serde(default)]
-    samples: Count,
+    samples: JsonArrayLen,
     #[serde(default)]
     start_time: f64,
     #[serde(default)]
@@ -76,7 +75,7 @@ impl InspectorCpuProfiler {
     /// connection of its own. The configuration is checked at each Start.
     pub fn with_config(session: InspectorSession, config: CpuProfileConfig) -> Self {
         Self {
-            sessions: Sessions::new(session, config.own_session),
+            sessions: ProfilerSession::new(session, config.own_session),
             config,
             running: Mutex::new(None),
         }
@@ -126,7 +125,7 @@ impl Profiler for InspectorCpuProfiler {
     }
 
     fn target(&self) -> TargetInfo {
-        self.sessions.shared().target().clone()
+        self.sessions.given().target().clone()
     }
 
     async fn start(&self, profile: &ProfileMetadata) -> Result<()> {
@@ -135,7 +134,7 @@ impl Profiler for InspectorCpuProfiler {
         if running.is_some() {
             return Err(Error::Busy.into());
         }
-        let claim = TargetActivity::claim(self.sessions.shared().url(), Activity::CpuProfile)
+        let claim = TargetActivity::claim(self.sessions.given().url(), Activity::CpuProfile)
             .map_err(Error::Conflict)?;
         let session = self.sessions.get().await?;
         let domain = self.begin(&session).await?;
@@ -165,11 +164,12 @@ impl Profiler for InspectorCpuProfiler {
         }
         drop(running._claim);
 
-        let (profile, summary) = match RawProfile::from_reply::<Summary>(stopped?, STOP)? {
-            Ok(found) => found,
-            Err(Missing::NoProfile) => return Err(Error::MissingProfile.into()),
-            Err(Missing::Shape(source)) => return Err(Error::NotACpuProfile { source }.into()),
-        };
+        let profile = stopped?
+            .member("profile", STOP)?
+            .ok_or(Error::MissingProfile)?;
+        let summary: Summary = profile
+            .parse()
+            .map_err(|source| Error::NotACpuProfile { source })?;
         profile.write_to(writer).await?;
 
         writer.set_attribute(

@@ -39,8 +39,6 @@ mod config;
 mod error;
 mod plugin;
 mod profiler;
-mod raw;
-mod session;
 
 pub use config::HeapProfileConfig;
 pub use error::{Error, Result};

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openprofiling_core::{
-    Activity, ActivityClaim, DomainGuard, InspectorSession, ProfileKind, ProfileMetadata,
-    ProfileWriter, Profiler, ProfilerMode, Result, TargetActivity, TargetInfo,
+    Activity, ActivityClaim, DomainGuard, InspectorSession, JsonArrayLen, ProfileKind,
+    ProfileMetadata, ProfileWriter, Profiler, ProfilerMode, ProfilerSession, Result,
+    TargetActivity, TargetInfo,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -15,8 +16,6 @@ use tracing::{debug, warn};
 
 use crate::config::HeapProfileConfig;
 use crate::error::Error;
-use crate::raw::{Count, Missing, RawProfile};
-use crate::session::Sessions;
 
 const DOMAIN: &str = "HeapProfiler";
 const START: &str = "HeapProfiler.startSampling";
@@ -43,7 +42,7 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 ///   profiles before that, so only one started outside an agent) is stopped and discarded.
 #[derive(Debug)]
 pub struct InspectorHeapProfiler {
-    sessions: Sessions,
+    sessions: ProfilerSession,
     config: HeapProfileConfig,
     running: Mutex<Option<Running>>,
 }
@@ -62,7 +61,7 @@ struct Summary {
     #[allow(dead_code, reason = "required: a profile without a head is refused")]
     head: IgnoredAny,
     #[serde(default)]
-    samples: Count,
+    samples: JsonArrayLen,
 }
 
 impl InspectorHeapProfiler {
@@ -77,7 +76,7 @@ impl InspectorHeapProfiler {
     /// connection of its own. The configuration is checked at each Start.
     pub fn with_config(session: InspectorSession, config: HeapProfileConfig) -> Self {
         Self {
-            sessions: Sessions::new(session, config.own_session),
+            sessions: ProfilerSession::new(session, config.own_session),
             config,
             running: Mutex::new(None),
         }
@@ -136,7 +135,7 @@ impl Profiler for InspectorHeapProfiler {
     }
 
     fn target(&self) -> TargetInfo {
-        self.sessions.shared().target().clone()
+        self.sessions.given().target().clone()
     }
 
     async fn start(&self, profile: &ProfileMetadata) -> Result<()> {
@@ -145,7 +144,7 @@ impl Profiler for InspectorHeapProfiler {
         if running.is_some() {
             return Err(Error::Busy.into());
         }
-        let claim = TargetActivity::claim(self.sessions.shared().url(), Activity::HeapSampling)
+        let claim = TargetActivity::claim(self.sessions.given().url(), Activity::HeapSampling)
             .map_err(Error::Conflict)?;
         let session = self.sessions.get().await?;
         let domain = self.begin(&session).await?;
@@ -175,11 +174,12 @@ impl Profiler for InspectorHeapProfiler {
         }
         drop(running._claim);
 
-        let (profile, summary) = match RawProfile::from_reply::<Summary>(stopped?, STOP)? {
-            Ok(found) => found,
-            Err(Missing::NoProfile) => return Err(Error::MissingProfile.into()),
-            Err(Missing::Shape(source)) => return Err(Error::NotAHeapProfile { source }.into()),
-        };
+        let profile = stopped?
+            .member("profile", STOP)?
+            .ok_or(Error::MissingProfile)?;
+        let summary: Summary = profile
+            .parse()
+            .map_err(|source| Error::NotAHeapProfile { source })?;
         profile.write_to(writer).await?;
 
         writer.set_attribute(

@@ -4,9 +4,10 @@ use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use openprofiling_core::{
-    InspectorSession, ProfileKind, ProfileWriter, Profiler, ProfilerMode, Result, TargetInfo,
+    InspectorSession, ProfileKind, ProfileWriter, Profiler, ProfilerMode, ProfilerSession, Result,
+    TargetInfo,
 };
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::busy::SnapshotSlot;
@@ -29,10 +30,9 @@ use crate::stream::take_snapshot;
 /// it holds every string of the heap, secrets included.
 #[derive(Debug)]
 pub struct InspectorHeapSnapshot {
-    session: InspectorSession,
+    /// The session given, or, with `own_session`, a connection of its own.
+    sessions: ProfilerSession,
     config: HeapSnapshotConfig,
-    /// The connection of its own, with `own_session`, opened on first use.
-    own_session: Mutex<Option<InspectorSession>>,
     busy: AtomicBool,
     progress: watch::Sender<SnapshotProgress>,
 }
@@ -49,9 +49,8 @@ impl InspectorHeapSnapshot {
     /// a connection of its own.
     pub fn with_config(session: InspectorSession, config: HeapSnapshotConfig) -> Self {
         Self {
-            session,
+            sessions: ProfilerSession::new(session, config.own_session),
             config,
-            own_session: Mutex::new(None),
             busy: AtomicBool::new(false),
             progress: watch::Sender::new(SnapshotProgress::default()),
         }
@@ -66,30 +65,6 @@ impl InspectorHeapSnapshot {
     /// it before handing the profiler to the agent.
     pub fn progress(&self) -> watch::Receiver<SnapshotProgress> {
         self.progress.subscribe()
-    }
-
-    /// The session to take the snapshot over: the one given, or, with `own_session`, a
-    /// connection of its own, opened now if there is none yet or it has closed.
-    async fn snapshot_session(&self) -> Result<InspectorSession> {
-        if !self.config.own_session {
-            return Ok(self.session.clone());
-        }
-        let mut own = self.own_session.lock().await;
-        if let Some(session) = own.as_ref().filter(|s| s.close_reason().is_none()) {
-            return Ok(session.clone());
-        }
-        let session = InspectorSession::builder(self.session.url())
-            .target_info(self.session.target().clone())
-            // The given session's host was already accepted.
-            .allow_remote(true)
-            .connect()
-            .await?;
-        debug!(
-            url = session.url(),
-            "Heap snapshot profiler opened its own session."
-        );
-        *own = Some(session.clone());
-        Ok(session)
     }
 }
 
@@ -124,13 +99,13 @@ impl Profiler for InspectorHeapSnapshot {
     }
 
     fn target(&self) -> TargetInfo {
-        self.session.target().clone()
+        self.sessions.given().target().clone()
     }
 
     async fn collect(&self, writer: &mut ProfileWriter) -> Result<()> {
-        let _slot = SnapshotSlot::acquire(&self.busy, self.session.url())?;
+        let _slot = SnapshotSlot::acquire(&self.busy, self.sessions.given().url())?;
         self.progress.send_replace(SnapshotProgress::default());
-        let session = self.snapshot_session().await?;
+        let session = self.sessions.get().await?;
         if self.config.memory_guard {
             self.check_memory(&session).await?;
         }
@@ -156,9 +131,7 @@ impl Profiler for InspectorHeapSnapshot {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        if let Some(session) = self.own_session.lock().await.take() {
-            session.close();
-        }
+        self.sessions.close().await;
         Ok(())
     }
 }

@@ -15,9 +15,10 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 use openprofiling_core::{
-    Error, Exporter, ManualTrigger, ProfileKind, ProfileReport, ProfileWriter, Profiler,
-    ProfilingAgent, Result, TargetInfo,
+    Error, Exporter, ManualTrigger, ProfileKind, ProfileMetadata, ProfileReport, ProfileWriter,
+    Profiler, ProfilingAgent, Result, TargetInfo,
 };
+use serde_json::Value;
 
 /// Bytes per chunk the in-test profiler writes.
 pub const CHUNK: usize = 100 * 1024;
@@ -102,6 +103,59 @@ pub async fn run_profile(exporter: impl Exporter, profiler: ChunkProfiler) -> Ar
     report
 }
 
+/// What the sidecar of a profile should say about its object.
+pub struct ExpectedObject<'a> {
+    /// The object's key.
+    pub key: &'a str,
+    /// The object's URL (the receipt's location).
+    pub url: &'a str,
+    /// The object's bytes, as read back from the store.
+    pub stored_bytes: u64,
+    /// Whether the object is gzipped.
+    pub gzip: bool,
+}
+
+/// Parses the sidecar `body` and checks it holds `report`'s final profile metadata and
+/// describes `object`; returns it for more checks.
+pub fn assert_sidecar(body: &[u8], report: &ProfileReport, object: &ExpectedObject<'_>) -> Value {
+    let sidecar: Value = serde_json::from_slice(body).expect("the sidecar is JSON");
+    assert_eq!(sidecar["sidecar_version"], 1, "{sidecar:#}");
+
+    // The whole final metadata, as the agent reported it.
+    let profile: ProfileMetadata =
+        serde_json::from_value(sidecar.clone()).expect("the sidecar holds a ProfileMetadata");
+    assert_eq!(profile, report.profile, "{sidecar:#}");
+    assert_eq!(sidecar["status"]["status"], "success", "{sidecar:#}");
+    let end_time = profile.end_time.expect("the sidecar has an end time");
+    let duration = end_time
+        .duration_since(profile.start_time)
+        .expect("the end time is not before the start time");
+    assert_eq!(
+        sidecar["duration_ms"].as_u64(),
+        Some(duration.as_millis() as u64),
+        "{sidecar:#}"
+    );
+    assert_eq!(sidecar["kind"], profile.kind.as_str());
+    assert_eq!(sidecar["size"].as_u64(), Some(report.profile.size));
+
+    let described = &sidecar["object"];
+    assert_eq!(described["key"], object.key, "{sidecar:#}");
+    assert_eq!(described["url"], object.url, "{sidecar:#}");
+    assert_eq!(
+        described["stored_bytes"].as_u64(),
+        Some(object.stored_bytes),
+        "{sidecar:#}"
+    );
+    if object.gzip {
+        assert_eq!(described["content_type"], "application/gzip");
+        assert_eq!(described["compression"], "gzip");
+    } else {
+        assert_eq!(described["content_type"], "application/json");
+        assert_eq!(described["compression"], Value::Null);
+    }
+    sidecar
+}
+
 /// What a [`FlakyStore`] saw.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -113,13 +167,14 @@ pub struct Seen {
     pub completes: usize,
 }
 
-/// An [`InMemory`] store whose uploads fail at part `fail_at_part` (from 1) and whose aborts
-/// fail when `abort_fails`; records what happens.
+/// An [`InMemory`] store whose uploads fail at part `fail_at_part` (from 1), whose aborts
+/// fail when `abort_fails`, and whose single puts fail when `puts_fail`; records what happens.
 #[derive(Debug, Default)]
 pub struct FlakyStore {
     pub inner: InMemory,
     pub fail_at_part: Option<usize>,
     pub abort_fails: bool,
+    pub puts_fail: bool,
     pub seen: Arc<Mutex<Seen>>,
 }
 
@@ -184,6 +239,12 @@ impl ObjectStore for FlakyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        if self.puts_fail {
+            return Err(object_store::Error::Generic {
+                store: "flaky",
+                source: "put refused: 500 InternalError".into(),
+            });
+        }
         self.inner.put_opts(location, payload, opts).await
     }
 

@@ -2,12 +2,15 @@
 
 mod activity;
 mod address;
+mod array_len;
 mod connection;
 mod discovery;
 mod domain;
 mod http;
 mod message;
 mod process;
+mod profiler_session;
+mod reply_member;
 mod session;
 mod shared;
 mod subscription;
@@ -17,9 +20,12 @@ pub use activity::{
     Activity, ActivityClaim, Conflict, HEAP_SNAPSHOT_SAMPLING_ISSUE, TargetActivity,
 };
 pub use address::is_loopback_host;
+pub use array_len::JsonArrayLen;
 pub use discovery::{Discovery, list_targets, version};
 pub use domain::DomainGuard;
 pub use message::{Event, RawReply};
+pub use profiler_session::ProfilerSession;
+pub use reply_member::{REPLY_CHUNK_SIZE, ReplyMember};
 pub use session::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_MESSAGE_SIZE, InspectorSession,
     SessionBuilder,
