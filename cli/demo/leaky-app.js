@@ -6,8 +6,24 @@ class LeakyRequestContext {
   constructor(id) {
     this.id = id;
     this.startedAt = Date.now();
-    this.headers = { 'user-agent': 'demo', 'x-request-id': String(id) };
-    this.payload = 'x'.repeat(1024);
+    this.method = 'GET';
+    this.path = '/api/orders';
+    this.userAgent = 'demo';
+    this.status = 200;
+    this.bytesIn = 512;
+    this.bytesOut = 4096;
+    this.retries = 0;
+    this.cacheHit = false;
+    this.traceId = id * 7919;
+    this.spanId = id * 104729;
+    this.tenant = id % 16;
+    this.region = 'eu-west-1';
+    this.priority = 1;
+    this.deadline = 30000;
+    this.user = null;
+    this.session = null;
+    this.error = null;
+    this.done = true;
   }
 }
 

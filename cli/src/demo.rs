@@ -9,11 +9,17 @@ use anyhow::Context;
 use clap::Args;
 use openprofiling_core::{Discovery, Exporter, TargetSpec};
 use openprofiling_exporter_file::FileExporter;
+use openprofiling_heapsnapshot::diff;
 use openprofiling_inspector_heapsnapshot::HeapSnapshotConfig;
 
+use crate::analyze::diff_text;
+use crate::live_analysis::LiveAnalysis;
 use crate::report::print_report;
 use crate::snapshot::Snapshotter;
 use crate::spawn::SpawnedTarget;
+
+/// Classes the demo's diff shows.
+const DIFF_CLASSES: usize = 5;
 
 /// The program the demo profiles, shipped inside the binary.
 const LEAKY_APP: &str = include_str!("../demo/leaky-app.js");
@@ -43,7 +49,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let succeeded = result?;
     Ok(if succeeded {
         println!(
-            "open them in Chrome DevTools (Memory tab, Load) and compare: LeakyRequestContext grows"
+            "LeakyRequestContext grows: `openprofiling analyze retainers --class LeakyRequestContext FILE` shows what holds it; Chrome DevTools (Memory tab, Load) opens the files too"
         );
         ExitCode::SUCCESS
     } else {
@@ -57,15 +63,23 @@ async fn snapshot_twice(app: &SpawnedTarget, args: &DemoArgs) -> anyhow::Result<
         .await?;
     target.info.pid = app.pid();
     let exporter: Arc<dyn Exporter> = Arc::new(FileExporter::new(&args.to));
-    let snapshotter =
-        Snapshotter::start(&target, HeapSnapshotConfig::default(), vec![exporter]).await?;
+    // Each snapshot is also analysed as it streams, for the diff at the end.
+    let analysis = LiveAnalysis::default();
+    let exporters = vec![exporter, Arc::new(analysis.clone())];
+    let snapshotter = Snapshotter::start(&target, HeapSnapshotConfig::default(), exporters).await?;
     // Let the program start and leak a little before the first snapshot.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let first = snapshotter.take().await?;
     print_report(&first);
+    let before = analysis.take();
     tokio::time::sleep(Duration::from_secs(args.interval)).await;
     let second = snapshotter.take().await?;
     print_report(&second);
+    let after = analysis.take();
     snapshotter.shutdown().await;
+    if let (Some(before), Some(after)) = (before, after) {
+        println!("what grew between them (objects matched by id, as DevTools' Comparison view):");
+        print!("{}", diff_text(&diff(&before, &after), DIFF_CLASSES));
+    }
     Ok(first.is_success() && second.is_success())
 }

@@ -6,8 +6,10 @@
 )]
 
 mod agent;
+mod analyze;
 mod demo;
 mod destination;
+mod live_analysis;
 mod plugins;
 mod progress;
 mod report;
@@ -51,6 +53,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// List the triggers, profilers and exporters this binary has, with their settings.
     Plugins,
+    /// Analyse heap snapshot files: summary, diff, retainers (as DevTools' Memory panel).
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Agent(args) => agent::run(args).await,
             Command::Plugins => plugins::run(),
+            Command::Analyze(args) => analyze::run(args).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 use openprofiling_core::{ProfileKind, ProfileReport, ProfileStatus};
 
 use crate::destination::human_bytes;
+use crate::live_analysis;
 
 /// The profile kind in words: `heap snapshot`, `CPU profile`, `heap profile`.
 pub(crate) fn kind_in_words(kind: ProfileKind) -> &'static str {
@@ -21,6 +22,13 @@ pub(crate) fn print_report(report: &ProfileReport) {
         eprintln!("error: the {kind} failed: {reason}");
     }
     for export in &report.exports {
+        if export.exporter == live_analysis::NAME {
+            // Not a destination: its result is printed by the command that asked for it.
+            if let Err(error) = &export.result {
+                eprintln!("error: {error}");
+            }
+            continue;
+        }
         match &export.result {
             Ok(receipt) => println!(
                 "saved {kind} ({}) to {}",

@@ -1,25 +1,19 @@
 //! `openprofiling agent --config FILE` and `openprofiling plugins`, as an operator runs them.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use common::{count_objects, files_with, openprofiling};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use openprofiling_core::mock::CountingProxy;
-
-fn openprofiling(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openprofiling"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -149,32 +143,6 @@ fn saved_path(line: &str) -> PathBuf {
     PathBuf::from(line.rsplit_once(" to ").unwrap().1)
 }
 
-/// How many objects of `class` the snapshot file holds (a full parse: fine for small files).
-fn count_named(path: &Path, class: &str) -> usize {
-    let snapshot: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let meta = &snapshot["snapshot"]["meta"];
-    let fields = meta["node_fields"].as_array().unwrap();
-    let type_at = fields.iter().position(|f| f == "type").unwrap();
-    let name_at = fields.iter().position(|f| f == "name").unwrap();
-    let object_type = meta["node_types"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|t| t == "object")
-        .unwrap() as u64;
-    let strings = snapshot["strings"].as_array().unwrap();
-    snapshot["nodes"]
-        .as_array()
-        .unwrap()
-        .chunks(fields.len())
-        .filter(|node| {
-            node[type_at].as_u64() == Some(object_type)
-                && strings[node[name_at].as_u64().unwrap() as usize] == class
-        })
-        .count()
-}
-
 #[test]
 fn the_config_agent_snapshots_on_signal_and_reattaches_to_a_restarted_target() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,7 +169,7 @@ fn the_config_agent_snapshots_on_signal_and_reattaches_to_a_restarted_target() {
     );
     agent.signal(Signal::SIGUSR1);
     let saved = saved_path(&agent.wait_for("saved heap snapshot", Duration::from_secs(60)));
-    assert_eq!(count_named(&saved, "FirstTarget"), 321);
+    assert_eq!(count_objects(&saved, "FirstTarget"), 321);
 
     // The pod restarts: same address, new process. The agent reattaches by itself.
     drop(first);
@@ -212,8 +180,8 @@ fn the_config_agent_snapshots_on_signal_and_reattaches_to_a_restarted_target() {
     );
     agent.signal(Signal::SIGUSR1);
     let saved = saved_path(&agent.wait_for("saved heap snapshot", Duration::from_secs(60)));
-    assert_eq!(count_named(&saved, "SecondTarget"), 123);
-    assert_eq!(count_named(&saved, "FirstTarget"), 0);
+    assert_eq!(count_objects(&saved, "SecondTarget"), 123);
+    assert_eq!(count_objects(&saved, "FirstTarget"), 0);
 
     let mut agent = agent;
     let status = agent.stop();
@@ -266,14 +234,6 @@ fn post(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
     let status = response[9..12].parse().unwrap();
     let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
     (status, body)
-}
-
-fn files_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.retain(|path| path.extension().is_some_and(|ext| ext == extension));
-    files
 }
 
 /// The seed's second program, from configuration: SIGUSR1 → heap snapshot, SIGUSR2 → CPU

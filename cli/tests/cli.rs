@@ -1,57 +1,11 @@
 //! The `openprofiling` command as an operator runs it.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn openprofiling(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openprofiling"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use std::process::Command;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The snapshot files in `dir`, sorted.
-fn snapshots(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.retain(|path| path.extension().is_some_and(|ext| ext == "heapsnapshot"));
-    files.sort();
-    files
-}
-
-/// How many objects named `class` the snapshot holds.
-fn count_objects(path: &Path, class: &str) -> usize {
-    let snapshot: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let meta = &snapshot["snapshot"]["meta"];
-    let fields = meta["node_fields"].as_array().unwrap();
-    let width = fields.len();
-    let type_at = fields.iter().position(|f| f == "type").unwrap();
-    let name_at = fields.iter().position(|f| f == "name").unwrap();
-    let object_type = meta["node_types"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|t| t == "object")
-        .unwrap() as u64;
-    let strings = snapshot["strings"].as_array().unwrap();
-    let nodes = snapshot["nodes"].as_array().unwrap();
-    nodes
-        .chunks(width)
-        .filter(|node| {
-            node[type_at].as_u64() == Some(object_type)
-                && strings[node[name_at].as_u64().unwrap() as usize] == class
-        })
-        .count()
-}
+use common::{count_objects, files_with, openprofiling, text};
 
 #[test]
 fn snapshot_of_a_spawned_command_lands_in_the_directory() {
@@ -67,7 +21,7 @@ fn snapshot_of_a_spawned_command_lands_in_the_directory() {
         "stdout: {stdout}\nstderr: {}",
         text(&output.stderr)
     );
-    let files = snapshots(&dir.path().join("out"));
+    let files = files_with(&dir.path().join("out"), "heapsnapshot");
     assert_eq!(files.len(), 1, "{stdout}");
     assert_eq!(
         stdout.lines().count(),
@@ -106,8 +60,8 @@ fn several_destinations_each_get_their_line_and_a_bad_one_fails_the_exit_code() 
     assert!(lines[0].starts_with("saved heap snapshot"), "{stdout}");
     assert!(lines[1].contains("not a directory"), "{stdout}");
     assert!(lines[2].starts_with("saved heap snapshot"), "{stdout}");
-    assert_eq!(snapshots(&dir.path().join("a")).len(), 1);
-    assert_eq!(snapshots(&dir.path().join("b")).len(), 1);
+    assert_eq!(files_with(&dir.path().join("a"), "heapsnapshot").len(), 1);
+    assert_eq!(files_with(&dir.path().join("b"), "heapsnapshot").len(), 1);
 }
 
 #[test]
@@ -167,7 +121,7 @@ fn demo_takes_two_snapshots_of_a_growing_leak() {
         "stdout: {stdout}\nstderr: {}",
         text(&output.stderr)
     );
-    let files = snapshots(&dir.path().join("profiles"));
+    let files = files_with(&dir.path().join("profiles"), "heapsnapshot");
     assert_eq!(files.len(), 2, "{stdout}");
     for file in &files {
         assert!(stdout.contains(&file.display().to_string()), "{stdout}");
@@ -178,4 +132,54 @@ fn demo_takes_two_snapshots_of_a_growing_leak() {
         before > 0 && after > before,
         "the leak grows: {before} then {after}"
     );
+    // It ends with the diff of the two, analysed as they streamed, the leak on top, its count
+    // change exactly the objects leaked between the snapshots. (Added and removed can both
+    // exceed it: V8 may give an object moved by the garbage collector a new id.)
+    let table: Vec<_> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("what grew between them"))
+        .collect();
+    let top = table
+        .get(3)
+        .unwrap_or_else(|| panic!("no diff table: {stdout}"));
+    let columns: Vec<_> = top.split_whitespace().collect();
+    assert_eq!(columns.last(), Some(&"LeakyRequestContext"), "{stdout}");
+    assert_eq!(
+        columns[2],
+        format!("+{}", after - before),
+        "count change = the objects leaked between the snapshots: {stdout}"
+    );
+}
+
+#[test]
+fn snapshot_summary_analyses_the_stream_even_into_a_bucket_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = "class Widget {}; globalThis.kept = Array.from({length: 4321}, () => new Widget()); setInterval(() => {}, 1000);";
+    let output = openprofiling(
+        &[
+            "snapshot",
+            "--summary",
+            "--to",
+            "memory:///",
+            "--",
+            "node",
+            "-e",
+            program,
+        ],
+        dir.path(),
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let lines: Vec<_> = stdout.lines().collect();
+    assert!(lines[0].starts_with("saved heap snapshot"), "{stdout}");
+    assert!(lines[1].contains(" objects; top 20 of "), "{stdout}");
+    let widget = lines
+        .iter()
+        .find(|line| line.ends_with("  Widget"))
+        .unwrap_or_else(|| panic!("Widget is among the top classes: {stdout}"));
+    assert_eq!(widget.split_whitespace().next(), Some("4321"), "{widget}");
 }

@@ -5,11 +5,15 @@
 //! nothing is left under a final file name (nor a temporary file).
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use common::{openprofiling, text};
 
 /// Runs the command to its end, at most `limit` (a hang fails the test instead of holding it).
 fn openprofiling_bounded(args: &[&str], cwd: &Path, limit: Duration) -> (ExitStatus, String) {
@@ -25,20 +29,6 @@ fn openprofiling_bounded(args: &[&str], cwd: &Path, limit: Duration) -> (ExitSta
     (status, stderr)
 }
 
-fn openprofiling(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openprofiling"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Every file name in `dir` (none when it does not exist).
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {

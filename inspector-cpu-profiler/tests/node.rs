@@ -27,6 +27,34 @@ setInterval(spinTheCpuForTest, 25);
 console.log('ready');
 ";
 
+/// CPU time (user + system) process `pid` has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // The kernel reports in clock ticks of 1/100 s on Linux (USER_HZ).
+    Duration::from_millis(ticks * 10)
+}
+
+/// Waits until process `pid` has used `amount` more CPU time (at most a minute).
+async fn wait_for_cpu(pid: u32, amount: Duration) {
+    let start = cpu_time(pid);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while cpu_time(pid) < start + amount {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node got no CPU for a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_real_cpu_profile_shows_the_busy_function() {
     let node = NodeProcess::start(BUSY_PROGRAM).await;
@@ -54,7 +82,12 @@ async fn a_real_cpu_profile_shows_the_busy_function() {
         matches!(started.outcome, ReactionOutcome::Started { .. }),
         "{started:?}"
     );
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Profile until Node has had 400 ms of CPU, however loaded this machine is.
+    wait_for_cpu(
+        node.pid().expect("the pid of a running node"),
+        Duration::from_millis(400),
+    )
+    .await;
     let stopped = handle.end().await.unwrap();
     let report = tokio::time::timeout(WAIT, stopped.finished())
         .await

@@ -376,31 +376,43 @@ fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut [u8], written: &mut
     *written += len;
 }
 
+/// What each byte after a backslash decodes to; 0 for `u` (four hex digits follow) and for
+/// bytes that may not follow a backslash.
+///
+/// A table rather than a `match`: the match compiles to a jump table, and a snapshot's mix of
+/// `\n`, `\"` and `\\` escapes mispredicts its indirect jump (about 10% of the unescape time).
+const SIMPLE_ESCAPES: [u8; 256] = {
+    let mut table = [0_u8; 256];
+    table[b'n' as usize] = b'\n';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'/' as usize] = b'/';
+    table[b'b' as usize] = 0x08;
+    table[b'f' as usize] = 0x0c;
+    table[b'r' as usize] = b'\r';
+    table[b't' as usize] = b'\t';
+    table
+};
+
 /// Decodes the escape starting at `body[at]` (a backslash) into `out`; returns the index after it.
 #[inline(always)]
 fn unescape_one(body: &[u8], at: usize, out: &mut [u8], written: &mut usize) -> Option<usize> {
-    let decoded = match *body.get(at + 1)? {
-        b'n' => b'\n',
-        b'"' => b'"',
-        b'\\' => b'\\',
-        b'/' => b'/',
-        b'b' => 0x08,
-        b'f' => 0x0c,
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'u' => {
-            let (code, rest) = read_unicode_escape(&body[at + 2..])?;
-            let mut buf = [0_u8; 4];
-            let encoded = code.encode_utf8(&mut buf).as_bytes();
-            out[*written..*written + encoded.len()].copy_from_slice(encoded);
-            *written += encoded.len();
-            return Some(body.len() - rest.len());
-        }
-        _ => return None,
-    };
-    out[*written] = decoded;
-    *written += 1;
-    Some(at + 2)
+    let next = *body.get(at + 1)?;
+    let decoded = SIMPLE_ESCAPES[usize::from(next)];
+    if decoded != 0 {
+        out[*written] = decoded;
+        *written += 1;
+        return Some(at + 2);
+    }
+    if next != b'u' {
+        return None;
+    }
+    let (code, rest) = read_unicode_escape(&body[at + 2..])?;
+    let mut buf = [0_u8; 4];
+    let encoded = code.encode_utf8(&mut buf).as_bytes();
+    out[*written..*written + encoded.len()].copy_from_slice(encoded);
+    *written += encoded.len();
+    Some(body.len() - rest.len())
 }
 
 /// One step of the careful path: copies plain bytes up to the next special byte (eight at a

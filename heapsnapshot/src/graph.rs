@@ -1,0 +1,155 @@
+//! The parsed graph in columnar form, and the small accessors DevTools' node and edge objects offer.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::jsstr;
+use crate::parse::{Edges, Meta, Nodes, RawSnapshot, StringTable};
+
+/// Where a constructor was defined (`locations` of the snapshot), for objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// V8 script id.
+    pub script_id: u32,
+    /// Zero-based line.
+    pub line: u32,
+    /// Zero-based column.
+    pub column: u32,
+}
+
+/// Columnar nodes and edges plus strings; node references are ordinals.
+#[derive(Debug)]
+pub(crate) struct Graph {
+    pub meta: Meta,
+    pub nodes: Nodes,
+    pub edges: Edges,
+    pub strings: StringTable,
+    /// `(node ordinal, location)`, sorted by ordinal, one per node (the last one listed wins, as
+    /// in DevTools' map).
+    pub locations: Vec<(u32, Location)>,
+    pub root: u32,
+}
+
+impl Graph {
+    pub(crate) fn new(raw: RawSnapshot) -> Graph {
+        let field_count = raw.meta.node_fields.len() as u32;
+        let mut locations = Vec::new();
+        if let Some((at, len)) = raw.meta.location_fields {
+            locations.reserve_exact(raw.locations.len() / len.max(1));
+            for (position, record) in raw.locations.chunks_exact(len).enumerate() {
+                let index = record[at[0]];
+                if index % field_count != 0 {
+                    continue;
+                }
+                let location = Location {
+                    script_id: record[at[1]],
+                    line: record[at[2]],
+                    column: record[at[3]],
+                };
+                locations.push((index / field_count, location, position));
+            }
+        }
+        // Last one wins for duplicates: sort by (ordinal, position), keep the last of each run.
+        locations.sort_unstable_by_key(|&(ordinal, _, position)| (ordinal, position));
+        let mut deduped: Vec<(u32, Location)> = Vec::with_capacity(locations.len());
+        for (ordinal, location, _) in locations {
+            match deduped.last_mut() {
+                Some(last) if last.0 == ordinal => last.1 = location,
+                _ => deduped.push((ordinal, location)),
+            }
+        }
+        let root = (raw.meta.root_index / u64::from(field_count)) as u32;
+        Graph {
+            meta: raw.meta,
+            nodes: raw.nodes,
+            edges: raw.edges,
+            strings: raw.strings,
+            locations: deduped,
+            root,
+        }
+    }
+
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.types.len()
+    }
+
+    pub(crate) fn edge_count(&self) -> usize {
+        self.edges.types.len()
+    }
+
+    /// Edge ordinals of node `n`.
+    #[inline]
+    pub(crate) fn edges_of(&self, n: u32) -> Range<usize> {
+        let n = n as usize;
+        self.nodes.first_edge[n] as usize..self.nodes.first_edge[n + 1] as usize
+    }
+
+    /// The node owning edge `e`.
+    pub(crate) fn edge_source(&self, e: usize) -> u32 {
+        // first_edge is non-decreasing; the owner is the last node whose first edge is <= e.
+        let after =
+            self.nodes.first_edge[..self.node_count()].partition_point(|&f| f as usize <= e);
+        after.saturating_sub(1) as u32
+    }
+
+    #[inline]
+    pub(crate) fn node_type(&self, n: u32) -> u8 {
+        self.nodes.types[n as usize]
+    }
+
+    pub(crate) fn raw_name(&self, n: u32) -> &str {
+        self.strings.get(self.nodes.names[n as usize])
+    }
+
+    pub(crate) fn type_name(&self, n: u32) -> &str {
+        self.meta
+            .node_type_names
+            .get(usize::from(self.node_type(n)))
+            .map_or("", String::as_str)
+    }
+
+    /// DevTools `isUserRoot` of JSHeapSnapshot: a non-synthetic node, or `(Document DOM trees)`.
+    pub(crate) fn is_user_root(&self, n: u32) -> bool {
+        let synthetic = self.node_type(n) == self.meta.node_types.synthetic;
+        !synthetic || self.raw_name(n) == "(Document DOM trees)"
+    }
+
+    /// Whether the edge's `name_or_index` is a string index (not for element and hidden edges).
+    #[inline]
+    pub(crate) fn edge_has_string_name(&self, e: usize) -> bool {
+        let t = self.edges.types[e];
+        t != self.meta.edge_types.element && t != self.meta.edge_types.hidden
+    }
+
+    /// DevTools `edge.name()`.
+    pub(crate) fn edge_name(&self, e: usize) -> Cow<'_, str> {
+        let raw = self.edges.names[e];
+        if !self.edge_has_string_name(e) {
+            return Cow::Owned(raw.to_string());
+        }
+        let name = self.strings.get(raw);
+        if self.edges.types[e] == self.meta.edge_types.shortcut
+            && let Some(n) = jsstr::parse_int(name)
+        {
+            return Cow::Owned(jsstr::number_to_string(n));
+        }
+        Cow::Borrowed(name)
+    }
+
+    pub(crate) fn edge_type_name(&self, e: usize) -> &str {
+        self.meta
+            .edge_type_names
+            .get(usize::from(self.edges.types[e]))
+            .map_or("", String::as_str)
+    }
+
+    /// The constructor location of node `n`, if listed.
+    pub(crate) fn location(&self, n: u32) -> Option<Location> {
+        self.locations
+            .binary_search_by_key(&n, |&(o, _)| o)
+            .ok()
+            .map(|i| self.locations[i].1)
+    }
+}

@@ -1,0 +1,293 @@
+//! Columnar storage of nodes and edges, filled value by value by the integer scanner. Only the
+//! fields the analysis needs are kept, each in its own array of the narrowest type.
+
+use super::meta::{EdgeField, Meta, NodeField};
+use super::numbers::{FastDiv, IntSink, to_u32};
+use crate::error::{Error, Result};
+
+/// Node columns, indexed by node ordinal (DevTools' node index divided by the field count).
+#[derive(Debug, Default)]
+pub(crate) struct Nodes {
+    pub types: Vec<u8>,
+    pub names: Vec<u32>,
+    pub ids: Vec<u32>,
+    pub self_sizes: Vec<u32>,
+    /// While parsing: each node's edge count. After [`Nodes::index_edges`]: the ordinal of its
+    /// first edge, with one more entry at the end (the edge count).
+    pub first_edge: Vec<u32>,
+    /// Empty when the snapshot has no `detachedness` field.
+    pub detachedness: Vec<u8>,
+}
+
+impl Nodes {
+    pub(crate) fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Turns edge counts into first-edge ordinals; checks they add up to `edge_count`.
+    pub(crate) fn index_edges(&mut self, edge_count: usize) -> Result<()> {
+        let mut next: u64 = 0;
+        for slot in self.first_edge.iter_mut() {
+            let count = u64::from(*slot);
+            *slot = u32::try_from(next).map_err(|_| Error::TooLarge {
+                what: "edges",
+                count: next,
+            })?;
+            next += count;
+        }
+        if next != edge_count as u64 {
+            return Err(Error::inconsistent(format!(
+                "the nodes' edge counts add up to {next} but the edges array holds {edge_count} edges"
+            )));
+        }
+        self.first_edge.push(next as u32);
+        Ok(())
+    }
+}
+
+/// Edge columns, indexed by edge ordinal.
+#[derive(Debug, Default)]
+pub(crate) struct Edges {
+    pub types: Vec<u8>,
+    /// A string index, or an element/hidden index.
+    pub names: Vec<u32>,
+    /// Target node *ordinal*.
+    pub to: Vec<u32>,
+}
+
+impl Edges {
+    pub(crate) fn len(&self) -> usize {
+        self.types.len()
+    }
+}
+
+fn reserve(count: Option<u64>) -> usize {
+    // Trust the header for exact allocation, but not blindly: at most 2^31 entries up front.
+    count.map_or(0, |c| c.min(1 << 31) as usize)
+}
+
+/// Fills [`Nodes`].
+#[derive(Debug)]
+pub(crate) struct NodeSink {
+    pub nodes: Nodes,
+    fields: Vec<NodeField>,
+    /// The record being read.
+    record: Vec<u64>,
+    cursor: usize,
+    at: NodePositions,
+    type_count: u64,
+    /// Self sizes above 4 GiB, wrapped as DevTools' `Uint32Array` does.
+    pub wrapped_sizes: u64,
+}
+
+impl NodeSink {
+    pub(crate) fn new(meta: &Meta) -> NodeSink {
+        let n = reserve(meta.node_count);
+        let nodes = Nodes {
+            types: Vec::with_capacity(n),
+            names: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            self_sizes: Vec::with_capacity(n),
+            first_edge: Vec::with_capacity(n + 1),
+            detachedness: Vec::with_capacity(if meta.has_detachedness { n } else { 0 }),
+        };
+        let position = |f: NodeField| meta.node_fields.iter().position(|&x| x == f);
+        let at = NodePositions {
+            // `Meta::parse` checked the required ones exist.
+            type_: position(NodeField::Type).unwrap_or(0),
+            name: position(NodeField::Name).unwrap_or(0),
+            id: position(NodeField::Id).unwrap_or(0),
+            self_size: position(NodeField::SelfSize).unwrap_or(0),
+            edge_count: position(NodeField::EdgeCount).unwrap_or(0),
+            detachedness: position(NodeField::Detachedness),
+        };
+        NodeSink {
+            nodes,
+            fields: meta.node_fields.clone(),
+            record: vec![0; meta.node_fields.len()],
+            cursor: 0,
+            at,
+            type_count: meta.node_type_names.len() as u64,
+            wrapped_sizes: 0,
+        }
+    }
+
+    /// Whether the last record is complete.
+    pub(crate) fn complete(&self) -> bool {
+        self.cursor == 0
+    }
+}
+
+const NODES: &str = "nodes";
+const EDGES: &str = "edges";
+
+#[derive(Debug, Clone, Copy)]
+struct NodePositions {
+    type_: usize,
+    name: usize,
+    id: usize,
+    self_size: usize,
+    edge_count: usize,
+    detachedness: Option<usize>,
+}
+
+impl NodeSink {
+    #[inline(always)]
+    fn store(&mut self, r: &[u64], offset: u64) -> Result<()> {
+        let at = self.at;
+        let ty = r[at.type_];
+        if ty >= self.type_count {
+            return Err(Error::syntax(
+                offset,
+                NODES,
+                format!("node type {ty} is not in meta.node_types"),
+            ));
+        }
+        let self_size = r[at.self_size];
+        if self_size > u64::from(u32::MAX) {
+            self.wrapped_sizes += 1;
+        }
+        let n = &mut self.nodes;
+        n.types.push(ty as u8);
+        n.names.push(to_u32(r[at.name], offset, NODES)?);
+        n.ids.push(to_u32(r[at.id], offset, NODES)?);
+        n.self_sizes.push(self_size as u32);
+        n.first_edge.push(to_u32(r[at.edge_count], offset, NODES)?);
+        if let Some(d) = at.detachedness {
+            n.detachedness.push((r[d] & 3) as u8);
+        }
+        Ok(())
+    }
+}
+
+impl IntSink for NodeSink {
+    fn accept(&mut self, values: &[u64], offset: u64) -> Result<()> {
+        let width = self.fields.len();
+        let mut values = values;
+        // Complete a record split across batches.
+        while self.cursor != 0 && !values.is_empty() {
+            self.record[self.cursor] = values[0];
+            values = &values[1..];
+            self.cursor += 1;
+            if self.cursor == width {
+                self.cursor = 0;
+                let record = std::mem::take(&mut self.record);
+                let stored = self.store(&record, offset);
+                self.record = record;
+                stored?;
+            }
+        }
+        let mut records = values.chunks_exact(width);
+        for record in &mut records {
+            self.store(record, offset)?;
+        }
+        for &value in records.remainder() {
+            self.record[self.cursor] = value;
+            self.cursor += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Fills [`Edges`].
+#[derive(Debug)]
+pub(crate) struct EdgeSink {
+    pub edges: Edges,
+    fields: Vec<EdgeField>,
+    record: Vec<u64>,
+    cursor: usize,
+    /// Positions of type, name_or_index and to_node.
+    at: [usize; 3],
+    type_count: u64,
+    div: FastDiv,
+    node_field_count: usize,
+}
+
+impl EdgeSink {
+    pub(crate) fn new(meta: &Meta) -> EdgeSink {
+        let n = reserve(meta.edge_count);
+        let position = |f: EdgeField| meta.edge_fields.iter().position(|&x| x == f).unwrap_or(0);
+        EdgeSink {
+            record: vec![0; meta.edge_fields.len()],
+            at: [
+                position(EdgeField::Type),
+                position(EdgeField::NameOrIndex),
+                position(EdgeField::ToNode),
+            ],
+            edges: Edges {
+                types: Vec::with_capacity(n),
+                names: Vec::with_capacity(n),
+                to: Vec::with_capacity(n),
+            },
+            fields: meta.edge_fields.clone(),
+            cursor: 0,
+            // Without DevTools' own `invisible`.
+            type_count: meta.edge_type_names.len() as u64 - 1,
+            div: FastDiv::new(meta.node_fields.len() as u32),
+            node_field_count: meta.node_fields.len(),
+        }
+    }
+
+    pub(crate) fn complete(&self) -> bool {
+        self.cursor == 0
+    }
+}
+
+impl EdgeSink {
+    #[inline(always)]
+    fn store(&mut self, r: &[u64], offset: u64) -> Result<()> {
+        let ty = r[self.at[0]];
+        if ty >= self.type_count {
+            return Err(Error::syntax(
+                offset,
+                EDGES,
+                format!("edge type {ty} is not in meta.edge_types"),
+            ));
+        }
+        let name = to_u32(r[self.at[1]], offset, EDGES)?;
+        let index = to_u32(r[self.at[2]], offset, EDGES)?;
+        let ordinal = self.div.exact(index).ok_or_else(|| {
+            Error::syntax(
+                offset,
+                EDGES,
+                format!(
+                    "to_node {index} is not a multiple of the node field count {}",
+                    self.node_field_count
+                ),
+            )
+        })?;
+        let e = &mut self.edges;
+        e.types.push(ty as u8);
+        e.names.push(name);
+        e.to.push(ordinal);
+        Ok(())
+    }
+}
+
+impl IntSink for EdgeSink {
+    fn accept(&mut self, values: &[u64], offset: u64) -> Result<()> {
+        let width = self.fields.len();
+        let mut values = values;
+        while self.cursor != 0 && !values.is_empty() {
+            self.record[self.cursor] = values[0];
+            values = &values[1..];
+            self.cursor += 1;
+            if self.cursor == width {
+                self.cursor = 0;
+                let record = std::mem::take(&mut self.record);
+                let stored = self.store(&record, offset);
+                self.record = record;
+                stored?;
+            }
+        }
+        let mut records = values.chunks_exact(width);
+        for record in &mut records {
+            self.store(record, offset)?;
+        }
+        for &value in records.remainder() {
+            self.record[self.cursor] = value;
+            self.cursor += 1;
+        }
+        Ok(())
+    }
+}

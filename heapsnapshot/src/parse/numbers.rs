@@ -1,0 +1,367 @@
+//! The scanner of the big unsigned-integer arrays (`nodes`, `edges`, `locations`...): a
+//! hand-written loop over bytes that keeps a partial number across chunk boundaries.
+
+use crate::error::{Error, Result};
+
+/// Receives the integers of an array, in order, in batches.
+pub(crate) trait IntSink {
+    /// The next values; `offset` is the byte offset just after the last one, for errors.
+    fn accept(&mut self, values: &[u64], offset: u64) -> Result<()>;
+}
+
+/// Values parsed before they are handed to the sink.
+const BATCH: usize = 2048;
+
+/// The state of an integer array scan between chunks (the opening `[` is already consumed): the
+/// number being read, if any.
+#[derive(Debug, Default)]
+pub(crate) struct IntScanner {
+    value: u64,
+    /// Digits of `value` read so far; 0 between numbers.
+    digits: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x80 * ONES;
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// 0x80 in every byte of `x` that is not zero (exact: no carries between bytes).
+#[inline(always)]
+fn nonzero_bytes(x: u64) -> u64 {
+    (((x & !HIGH_BITS).wrapping_add(0x7F * ONES)) | x) & HIGH_BITS
+}
+
+/// 0x80 in every byte of `word` that is not an ASCII digit.
+#[inline(always)]
+fn non_digits(word: u64) -> u64 {
+    let high_nibble = (word & (0xF0 * ONES)) ^ (0x30 * ONES);
+    let low_nibble_over_9 = ((word & (0x0F * ONES)) + 0x06 * ONES) & (0x10 * ONES);
+    nonzero_bytes(high_nibble | low_nibble_over_9)
+}
+
+/// 0x80 in every byte of `word` equal to `byte`.
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    !nonzero_bytes(word ^ (u64::from(byte) * ONES)) & HIGH_BITS
+}
+
+/// The value of the first `digits` (1 to 8) ASCII digits of `word` (in memory order).
+#[inline(always)]
+fn parse_digits(word: u64, digits: u32) -> u64 {
+    // Move the digits to the top bytes (the bottom ones become leading zeros), then combine
+    // pairs, quads and octets (Lemire's eight-digit parse).
+    let v = (word.wrapping_sub(0x30 * ONES)) << (8 * (8 - digits));
+    let v = (v.wrapping_mul(10)).wrapping_add(v >> 8) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul((100 << 16) + 1) >> 16) & 0x0000_FFFF_0000_FFFF;
+    v.wrapping_mul((10000 << 32) + 1) >> 32
+}
+
+/// Appends `count` (1 to 8) digits worth `part` to the number `value` of `digits` digits.
+#[inline(always)]
+fn append(value: &mut u64, digits: &mut u32, part: u64, count: u32) {
+    let total = *digits + count;
+    // More than 19 digits does not fit: saturate, so it is reported rather than wrapped.
+    *value = if total > 19 {
+        u64::MAX
+    } else {
+        *value * POW10[count as usize] + part
+    };
+    *digits = total;
+}
+
+impl IntScanner {
+    /// Scans `bytes` (which start at absolute offset `base`). Returns `Some(n)` when the closing
+    /// `]` was found at `bytes[n - 1]`, `None` when all of `bytes` was consumed.
+    pub(crate) fn scan<S: IntSink>(
+        &mut self,
+        bytes: &[u8],
+        base: u64,
+        context: &'static str,
+        sink: &mut S,
+    ) -> Result<Option<usize>> {
+        let len = bytes.len();
+        let mut batch = [0u64; BATCH];
+        let mut count = 0usize;
+        let mut i = 0;
+        // The number being read, in registers.
+        let mut value = self.value;
+        let mut digits = self.digits;
+        macro_rules! end_number {
+            () => {
+                if digits > 0 {
+                    batch[count] = value;
+                    count += 1;
+                    value = 0;
+                    digits = 0;
+                }
+            };
+        }
+        loop {
+            if count + 8 > BATCH {
+                sink.accept(&batch[..count], base + i as u64)?;
+                count = 0;
+            }
+            // Fast path: 8 bytes of digits, commas and newlines at a time, at a fixed stride so
+            // that consecutive words do not wait on each other.
+            if i + 8 <= len {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&bytes[i..i + 8]);
+                let word = u64::from_le_bytes(word);
+                let separators = non_digits(word);
+                if separators == bytes_equal(word, b',') | bytes_equal(word, b'\n') {
+                    let mut mask = separators;
+                    let mut start = 0u32;
+                    while mask != 0 {
+                        let at = mask.trailing_zeros() / 8;
+                        if at > start {
+                            let part = parse_digits(word >> (8 * start), at - start);
+                            append(&mut value, &mut digits, part, at - start);
+                        }
+                        end_number!();
+                        start = at + 1;
+                        mask &= mask - 1;
+                    }
+                    if start < 8 {
+                        let part = parse_digits(word >> (8 * start), 8 - start);
+                        append(&mut value, &mut digits, part, 8 - start);
+                    }
+                    i += 8;
+                    continue;
+                }
+            }
+            // Slow path, a word's worth of bytes (or the tail): spaces, `]`, errors.
+            let stop = (i + 8).min(len);
+            if i == stop {
+                break;
+            }
+            while i < stop {
+                let b = bytes[i];
+                let digit = b.wrapping_sub(b'0');
+                if digit < 10 {
+                    append(&mut value, &mut digits, u64::from(digit), 1);
+                } else {
+                    match b {
+                        b',' | b' ' | b'\n' | b'\r' | b'\t' => end_number!(),
+                        b']' => {
+                            if digits > 0 {
+                                batch[count] = value;
+                                count += 1;
+                            }
+                            sink.accept(&batch[..count], base + i as u64)?;
+                            *self = IntScanner::default();
+                            return Ok(Some(i + 1));
+                        }
+                        other => {
+                            sink.accept(&batch[..count], base + i as u64)?;
+                            return Err(Error::syntax(
+                                base + i as u64,
+                                context,
+                                format!(
+                                    "expected an unsigned integer, `,` or `]`, found {}",
+                                    super::describe(other)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+        sink.accept(&batch[..count], base + len as u64)?;
+        self.value = value;
+        self.digits = digits;
+        Ok(None)
+    }
+}
+
+/// Converts a value to `u32` like DevTools' `Uint32Array` store would, but refuses values it would
+/// wrap (a snapshot field never legitimately exceeds 32 bits except sizes, handled by callers).
+#[inline]
+pub(crate) fn to_u32(value: u64, offset: u64, context: &'static str) -> Result<u32> {
+    u32::try_from(value).map_err(|_| {
+        Error::syntax(
+            offset,
+            context,
+            format!("value {value} does not fit in 32 bits"),
+        )
+    })
+}
+
+/// Keeps every value (for small arrays such as `locations`).
+#[derive(Debug, Default)]
+pub(crate) struct VecSink {
+    pub(crate) values: Vec<u32>,
+    pub(crate) context: &'static str,
+}
+
+impl IntSink for VecSink {
+    fn accept(&mut self, values: &[u64], offset: u64) -> Result<()> {
+        for &value in values {
+            self.values.push(to_u32(value, offset, self.context)?);
+        }
+        Ok(())
+    }
+}
+
+/// Drops every value (`samples`, `trace_function_infos`).
+#[derive(Debug, Default)]
+pub(crate) struct DiscardSink;
+
+impl IntSink for DiscardSink {
+    #[inline]
+    fn accept(&mut self, _values: &[u64], _offset: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Division of 32-bit values by a fixed divisor without a `div` instruction (Lemire, Kaser and
+/// Kurz, "Faster remainder by direct computation", 2019).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastDiv {
+    m: u64,
+    d: u32,
+}
+
+impl FastDiv {
+    /// `d` must not be 0.
+    pub(crate) fn new(d: u32) -> FastDiv {
+        let d = d.max(1);
+        FastDiv {
+            m: (u64::MAX / u64::from(d)).wrapping_add(1),
+            d,
+        }
+    }
+
+    /// `Some(n / d)` when `d` divides `n`.
+    #[inline]
+    pub(crate) fn exact(self, n: u32) -> Option<u32> {
+        if self.d == 1 {
+            return Some(n);
+        }
+        let low = self.m.wrapping_mul(u64::from(n));
+        if low < self.m {
+            Some(((u128::from(self.m) * u128::from(n)) >> 64) as u32)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Collect(Vec<u64>);
+    impl IntSink for Collect {
+        fn accept(&mut self, values: &[u64], _offset: u64) -> Result<()> {
+            self.0.extend_from_slice(values);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn numbers_split_anywhere_give_the_same_values() {
+        let text = b"0,12,345\n,6789, 10 ,4294967295,1,22,333,4444,55555,666666,7777777,88888888,999999999,\n0]";
+        for split in 0..text.len() {
+            let mut scanner = IntScanner::default();
+            let mut sink = Collect(Vec::new());
+            let first = scanner
+                .scan(&text[..split], 0, "test", &mut sink)
+                .expect("first half scans");
+            let end = match first {
+                Some(n) => n,
+                None => {
+                    split
+                        + scanner
+                            .scan(&text[split..], split as u64, "test", &mut sink)
+                            .expect("second half scans")
+                            .expect("array ends")
+                }
+            };
+            assert_eq!(end, text.len(), "split at {split}");
+            assert_eq!(
+                sink.0,
+                vec![
+                    0, 12, 345, 6789, 10, 4294967295, 1, 22, 333, 4444, 55555, 666666, 7777777,
+                    88888888, 999999999, 0
+                ],
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_with_its_offset() {
+        let mut scanner = IntScanner::default();
+        let err = scanner
+            .scan(b"1,2,-3]", 100, "nodes", &mut Collect(Vec::new()))
+            .expect_err("a minus sign is not allowed");
+        assert!(
+            matches!(
+                err,
+                Error::Syntax {
+                    offset: 104,
+                    context: "nodes",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn swar_masks_and_digits_are_exact() {
+        let word = u64::from_le_bytes(*b"1,\n9:/\xff0");
+        assert_eq!(non_digits(word), 0x0080_8080_0080_8000);
+        assert_eq!(bytes_equal(word, b','), 0x80_00);
+        assert_eq!(bytes_equal(word, b'\n'), 0x80_0000);
+        for (text, digits, value) in [
+            (b"1234567,", 7, 1234567),
+            (b"12345678", 8, 12345678),
+            (b"9,,,,,,,", 1, 9),
+        ] {
+            let word = u64::from_le_bytes(*text);
+            assert_eq!(parse_digits(word, digits), value);
+        }
+    }
+
+    #[test]
+    fn long_numbers_saturate_instead_of_wrapping() {
+        let text = b"123456789012345678901234567890,1]";
+        for split in 0..text.len() {
+            let mut scanner = IntScanner::default();
+            let mut sink = Collect(Vec::new());
+            if scanner
+                .scan(&text[..split], 0, "t", &mut sink)
+                .expect("scans")
+                .is_none()
+            {
+                scanner
+                    .scan(&text[split..], split as u64, "t", &mut sink)
+                    .expect("scans");
+            }
+            assert_eq!(sink.0, vec![u64::MAX, 1], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn fast_division_matches_division() {
+        for d in [1u32, 2, 3, 6, 7, 8, 12] {
+            let div = FastDiv::new(d);
+            for n in (0..10_000u32).chain([u32::MAX - 7, u32::MAX - 1, u32::MAX]) {
+                let expected = (n % d == 0).then(|| n / d);
+                assert_eq!(div.exact(n), expected, "{n} / {d}");
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! DevTools' `calculateShallowSizes`: arrays, hidden (system) nodes and external string data owned by
+//! exactly one object give their self size to that object.
+
+use crate::graph::Graph;
+
+const UNVISITED: u32 = u32::MAX;
+const MULTIPLE: u32 = u32::MAX - 1;
+
+pub(crate) fn calculate(graph: &mut Graph) {
+    let root = graph.root;
+    let has_user_roots = graph
+        .edges_of(root)
+        .any(|e| graph.is_user_root(graph.edges.to[e]));
+    // Without user roots the snapshot exposes internals: keep real allocation sizes.
+    if !has_user_roots {
+        return;
+    }
+    let count = graph.node_count();
+    let types = graph.meta.node_types;
+    let weak = graph.meta.edge_types.weak;
+    let mut owners = vec![0u32; count];
+    let mut worklist: Vec<u32> = Vec::new();
+    for (i, owner) in owners.iter_mut().enumerate() {
+        let t = graph.nodes.types[i];
+        let owned = t == types.hidden
+            || t == types.array
+            || (t == types.native && graph.raw_name(i as u32) == "system / ExternalStringData");
+        if owned {
+            *owner = UNVISITED;
+        } else {
+            *owner = i as u32;
+            worklist.push(i as u32);
+        }
+    }
+    while let Some(id) = worklist.pop() {
+        let owner = owners[id as usize];
+        for e in graph.edges_of(id) {
+            if graph.edges.types[e] == weak {
+                continue;
+            }
+            let target = graph.edges.to[e];
+            let current = owners[target as usize];
+            if current == UNVISITED {
+                owners[target as usize] = owner;
+                worklist.push(target);
+            } else if current == target || current == owner || current == MULTIPLE {
+            } else {
+                owners[target as usize] = MULTIPLE;
+                worklist.push(target);
+            }
+        }
+    }
+    for (i, &owner) in owners.iter().enumerate() {
+        if owner == UNVISITED || owner == MULTIPLE || owner as usize == i {
+            continue;
+        }
+        if graph.nodes.types[owner as usize] == types.synthetic || owner == root {
+            continue;
+        }
+        let size = graph.nodes.self_sizes[i];
+        graph.nodes.self_sizes[i] = 0;
+        let o = owner as usize;
+        graph.nodes.self_sizes[o] = graph.nodes.self_sizes[o].wrapping_add(size);
+    }
+}
