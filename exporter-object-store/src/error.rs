@@ -120,7 +120,11 @@ pub enum Error {
     },
 
     /// Starting, uploading a part of, or completing the upload failed.
-    #[error("cannot upload {url}{}: {source}", part.map(|p| format!(" (part {p})")).unwrap_or_default())]
+    #[error(
+        "cannot upload {url}{}: {source}{}",
+        part.map(|p| format!(" (part {p})")).unwrap_or_default(),
+        root_cause(source.as_ref())
+    )]
     Upload {
         /// The object's URL.
         url: String,
@@ -218,6 +222,22 @@ impl From<Error> for openprofiling_core::Error {
     }
 }
 
+/// The innermost cause of `error` when its message does not show it already, as
+/// ` (cause: connection refused (os error 111))`: object_store's HTTP errors say only "error
+/// sending request", and the reason a person can act on is several sources down.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let cause = innermost.to_string();
+    if std::ptr::addr_eq(innermost, error) || error.to_string().contains(&cause) {
+        String::new()
+    } else {
+        format!(" (cause: {cause})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +296,41 @@ mod tests {
         }
         .into();
         assert!(error.to_string().starts_with("object-store: "), "{error}");
+    }
+
+    #[test]
+    fn an_upload_error_names_its_innermost_cause() {
+        /// As an HTTP client's error: a vague message, the reason in its source.
+        #[derive(Debug)]
+        struct Sending(std::io::Error);
+        impl std::fmt::Display for Sending {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Sending {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let upload = |source: Box<dyn std::error::Error + Send + Sync>| Error::Upload {
+            url: "s3://bucket/key".to_owned(),
+            part: Some(4),
+            source: Box::new(object_store::Error::Generic {
+                store: "S3",
+                source,
+            }),
+        };
+        let text = upload(Box::new(Sending(refused))).to_string();
+        assert_eq!(
+            text,
+            "cannot upload s3://bucket/key (part 4): Generic S3 error: error sending request (cause: connection refused)"
+        );
+        // A cause the message already shows is not repeated.
+        let plain = std::io::Error::other("disk on fire");
+        let text = upload(Box::new(plain)).to_string();
+        assert!(text.ends_with("Generic S3 error: disk on fire"), "{text}");
     }
 }

@@ -230,8 +230,10 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
+        // Normal numbers only: serde_json prints subnormals (4e-309) it then refuses to read
+        // ("number out of range"), which would fail the reference, not the session.
         any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
+            .prop_filter("finite and normal", |f| f.is_normal() || *f == 0.0)
             .prop_map(Value::from),
         chunk_text().prop_map(Value::String),
     ];
@@ -429,11 +431,16 @@ fn mangled_replies_are_matched_by_id_and_decoded_like_serde() {
                 (_, Err(e)) => prop_assert!(false, "{text:?}: {e}"),
             },
             // Not a reply to our call: ignored, and the proper reply answers.
-            (None, Ok(reply)) => {
-                let ours: Value = serde_json::from_str(reply.result_json())
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(ours, sentinel, "{:?}", text);
-            }
+            (None, Ok(reply)) => match serde_json::from_str::<Value>(reply.result_json()) {
+                Ok(ours) => prop_assert_eq!(ours, sentinel, "{:?}", text),
+                // Valid JSON that serde cannot hold (a number beyond f64, such as 1e400): the
+                // session matched the reply and hands its result over as it came, unparsed;
+                // parsing it then says what is wrong.
+                Err(e) if e.to_string().starts_with("number out of range") => {
+                    prop_assert!(text.contains(reply.result_json()), "{:?}", text);
+                }
+                Err(e) => prop_assert!(false, "{text:?}: {e}"),
+            },
             (None, Err(e)) => prop_assert!(false, "{text:?}: {e}"),
         }
         Ok(())
