@@ -3,7 +3,8 @@
 //! and heap-snapshot-toolkit (Chrome DevTools' worker) on ~200 MB and ~600 MB snapshots.
 //!
 //! `cargo bench -p openprofiling-heapsnapshot --bench analyze` (sizes in MB:
-//! `HEAPSNAPSHOT_BENCH_SIZES=200,600`; a snapshot file instead: `HEAPSNAPSHOT_BENCH_FILE=path`).
+//! `HEAPSNAPSHOT_BENCH_SIZES=200,600`; a snapshot file instead: `HEAPSNAPSHOT_BENCH_FILE=path`;
+//! only this crate, not the other tools: `HEAPSNAPSHOT_BENCH_ONLY_OURS=1`).
 //! Snapshots are generated once with `tests/fixtures/mixed.js` and cached under
 //! `target/heapsnapshot-bench/`. Each tool runs in its own child process, measured by a wrapper
 //! process (this binary re-executed) that reports its wall time and peak RSS
@@ -247,8 +248,13 @@ fn orchestrate() -> Result<(), BoxError> {
         );
         let path = file.to_string_lossy().into_owned();
         let ours = run_measured(&[exe.clone(), "--child-ours".into(), path.clone()])?;
-        let v8 = run_measured(&[exe.clone(), "--child-v8".into(), path.clone()])?;
-        let devtools = if have_toolkit {
+        let only_ours = std::env::var_os("HEAPSNAPSHOT_BENCH_ONLY_OURS").is_some();
+        let v8 = if only_ours {
+            None
+        } else {
+            run_measured(&[exe.clone(), "--child-v8".into(), path.clone()])?
+        };
+        let devtools = if have_toolkit && !only_ours {
             run_measured(&[
                 "node".into(),
                 "--max-old-space-size=16384".into(),

@@ -30,7 +30,53 @@ pub(crate) struct Aggregate {
 pub(crate) struct Aggregates {
     pub list: Vec<Aggregate>,
     /// Aggregate of every node, [`NONE`] for nodes with a zero self size.
-    pub of_node: Vec<u32>,
+    pub of_node: OfNode,
+}
+
+/// Aggregate of every node, in 2 bytes each while there are fewer than 65535 aggregates.
+#[derive(Debug)]
+pub(crate) enum OfNode {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl OfNode {
+    const NARROW_NONE: u16 = u16::MAX;
+
+    fn new(count: usize) -> OfNode {
+        OfNode::Narrow(vec![Self::NARROW_NONE; count])
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            OfNode::Narrow(v) => v.len(),
+            OfNode::Wide(v) => v.len(),
+        }
+    }
+
+    /// Node n's aggregate, [`NONE`] for none.
+    #[inline]
+    pub(crate) fn get(&self, n: usize) -> u32 {
+        match self {
+            OfNode::Narrow(v) if v[n] == Self::NARROW_NONE => NONE,
+            OfNode::Narrow(v) => u32::from(v[n]),
+            OfNode::Wide(v) => v[n],
+        }
+    }
+
+    fn set(&mut self, n: usize, agg: u32) {
+        match self {
+            OfNode::Narrow(v) => match u16::try_from(agg) {
+                Ok(a) if a != Self::NARROW_NONE => v[n] = a,
+                _ => {
+                    let mut wide: Vec<u32> = (0..v.len()).map(|i| self.get(i)).collect();
+                    wide[n] = agg;
+                    *self = OfNode::Wide(wide);
+                }
+            },
+            OfNode::Wide(v) => v[n] = agg,
+        }
+    }
 }
 
 /// Groups nodes by class. `classes[n]` is node n's class name id; `name` resolves an id.
@@ -46,14 +92,13 @@ pub(crate) fn build<'a>(
     let mut by_location_index: HashMap<(Location, u32), u32> = HashMap::new();
     let mut by_location_name: HashMap<(Location, &'a str), u32> = HashMap::new();
     let mut list: Vec<Aggregate> = Vec::new();
-    let mut of_node = vec![NONE; count];
+    let mut of_node = OfNode::new(count);
     let mut locations = g.locations.iter().peekable();
-    for n in 0..count {
+    for (n, &class) in classes.iter().enumerate().take(count) {
         let self_size = g.nodes.self_sizes[n];
         if self_size == 0 {
             continue;
         }
-        let class = classes[n];
         let location = if g.nodes.types[n] == object {
             while locations.next_if(|&&(o, _)| (o as usize) < n).is_some() {}
             locations
@@ -108,7 +153,7 @@ pub(crate) fn build<'a>(
         let a = &mut list[agg as usize];
         a.count += 1;
         a.self_size += u64::from(self_size);
-        of_node[n] = agg;
+        of_node.set(n, agg);
     }
     // DevTools stores aggregates under their public key; a later one replaces an earlier one.
     let mut by_key: HashMap<&str, usize> = HashMap::new();
@@ -129,23 +174,56 @@ pub(crate) fn retained_sizes(snapshot: &HeapSnapshot, aggregates: &mut Aggregate
     let root = snapshot.graph.root;
     let dominated = dominators::dominated_nodes(&snapshot.idom, root);
     let mut active = vec![0u32; aggregates.list.len()];
-    // Depth-first over the dominator tree; the high bit marks leaving a node.
-    const LEAVE: u64 = 1 << 32;
-    let mut stack: Vec<u64> = vec![u64::from(root)];
-    while let Some(item) = stack.pop() {
-        let n = (item & 0xffff_ffff) as u32;
-        let agg = aggregates.of_node[n as usize];
-        if item & LEAVE != 0 {
-            active[agg as usize] -= 1;
-            continue;
-        }
-        if agg != NONE {
-            if active[agg as usize] == 0 {
-                aggregates.list[agg as usize].retained_size += snapshot.retained[n as usize];
+    // Depth-first over the dominator tree: (node, next child), so the stack grows with the tree's
+    // depth, not its width.
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut entering = Some(root);
+    loop {
+        if let Some(n) = entering.take() {
+            let agg = aggregates.of_node.get(n as usize);
+            if agg != NONE {
+                if active[agg as usize] == 0 {
+                    aggregates.list[agg as usize].retained_size +=
+                        snapshot.retained.get(n as usize);
+                }
+                active[agg as usize] += 1;
             }
-            active[agg as usize] += 1;
-            stack.push(u64::from(n) | LEAVE);
+            stack.push((n, dominated.first[n as usize]));
         }
-        stack.extend(dominated.row(n as usize).iter().map(|&c| u64::from(c)));
+        let Some(top) = stack.last_mut() else { break };
+        let (n, next) = *top;
+        if next < dominated.first[n as usize + 1] {
+            top.1 += 1;
+            entering = Some(dominated.items[next as usize]);
+        } else {
+            stack.pop();
+            let agg = aggregates.of_node.get(n as usize);
+            if agg != NONE {
+                active[agg as usize] -= 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_aggregates_widen_past_65534() {
+        let mut of_node = OfNode::new(4);
+        of_node.set(0, 7);
+        of_node.set(2, 65_534);
+        assert!(matches!(of_node, OfNode::Narrow(_)));
+        assert_eq!(
+            (of_node.get(0), of_node.get(1), of_node.get(2)),
+            (7, NONE, 65_534)
+        );
+        of_node.set(3, 65_535);
+        assert!(matches!(of_node, OfNode::Wide(_)));
+        let all: Vec<u32> = (0..of_node.len()).map(|n| of_node.get(n)).collect();
+        assert_eq!(all, vec![7, NONE, 65_534, 65_535]);
+        of_node.set(1, 100_000);
+        assert_eq!(of_node.get(1), 100_000);
     }
 }

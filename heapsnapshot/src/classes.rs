@@ -115,10 +115,10 @@ pub(crate) fn infer_interfaces(graph: &Graph) -> Vec<InterfaceDefinition> {
         let mut name_len = 1usize;
         properties.clear();
         for e in graph.edges_of(n) {
-            if graph.edges.types[e] != property {
+            if graph.edges.ty(e) != property {
                 continue;
             }
-            let edge_name = graph.strings.get(graph.edges.names[e]);
+            let edge_name = graph.strings.get(graph.edges.name(e));
             if edge_name == "__proto__" {
                 continue;
             }
@@ -263,8 +263,8 @@ pub(crate) fn match_interfaces(
         }
         properties.clear();
         for e in graph.edges_of(n) {
-            if graph.edges.types[e] == property {
-                properties.push(graph.strings.get(graph.edges.names[e]));
+            if graph.edges.ty(e) == property {
+                properties.push(graph.strings.get(graph.edges.name(e)));
             }
         }
         properties.sort_by(|a, b| cmp_utf16(a, b));

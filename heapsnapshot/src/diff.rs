@@ -50,7 +50,8 @@ fn members(snapshot: &HeapSnapshot, aggs: &Aggregates) -> Vec<Vec<(u32, u32)>> {
         .iter()
         .map(|a| Vec::with_capacity(a.count as usize))
         .collect();
-    for (n, &agg) in aggs.of_node.iter().enumerate() {
+    for n in 0..aggs.of_node.len() {
+        let agg = aggs.of_node.get(n);
         if agg != NONE {
             lists[agg as usize].push((
                 snapshot.graph.nodes.ids[n],

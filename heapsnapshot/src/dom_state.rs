@@ -69,7 +69,7 @@ pub(crate) fn propagate(graph: &mut Graph) {
     let children = |graph: &Graph, n: u32| -> Vec<u32> {
         graph
             .edges_of(n)
-            .filter(|&e| !skip.contains(&graph.edges.types[e]))
+            .filter(|&e| !skip.contains(&graph.edges.ty(e)))
             .map(|e| graph.edges.to[e])
             .collect()
     };

@@ -35,7 +35,7 @@ pub(crate) fn page_owned(graph: &Graph) -> BitVec {
     let mut stack: Vec<u32> = Vec::new();
     let types = graph.meta.edge_types;
     for e in graph.edges_of(graph.root) {
-        let t = graph.edges.types[e];
+        let t = graph.edges.ty(e);
         let to = graph.edges.to[e];
         if t == types.element {
             let document_trees = graph.node_type(to) == graph.meta.node_types.synthetic
@@ -52,7 +52,7 @@ pub(crate) fn page_owned(graph: &Graph) -> BitVec {
     while let Some(n) = stack.pop() {
         for e in graph.edges_of(n) {
             let child = graph.edges.to[e];
-            if flags.get(child as usize) || graph.edges.types[e] == types.weak {
+            if flags.get(child as usize) || graph.edges.ty(e) == types.weak {
                 continue;
             }
             stack.push(child);
@@ -71,9 +71,9 @@ pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> BitVec {
     for n in 0..graph.node_count() as u32 {
         let node_owned = page_owned.get(n as usize);
         for e in graph.edges_of(n) {
-            let t = graph.edges.types[e];
+            let t = graph.edges.ty(e);
             if t == types.internal {
-                let name = graph.edges.names[e] as usize;
+                let name = graph.edges.name(e) as usize;
                 if !not_weakmap.get(name) {
                     match weakmap::parse(graph.strings.get(name as u32)) {
                         Some(m) => {

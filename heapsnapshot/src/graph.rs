@@ -76,7 +76,7 @@ impl Graph {
     }
 
     pub(crate) fn edge_count(&self) -> usize {
-        self.edges.types.len()
+        self.edges.len()
     }
 
     /// Edge ordinals of node `n`.
@@ -119,18 +119,18 @@ impl Graph {
     /// Whether the edge's `name_or_index` is a string index (not for element and hidden edges).
     #[inline]
     pub(crate) fn edge_has_string_name(&self, e: usize) -> bool {
-        let t = self.edges.types[e];
+        let t = self.edges.ty(e);
         t != self.meta.edge_types.element && t != self.meta.edge_types.hidden
     }
 
     /// DevTools `edge.name()`.
     pub(crate) fn edge_name(&self, e: usize) -> Cow<'_, str> {
-        let raw = self.edges.names[e];
+        let raw = self.edges.name(e);
         if !self.edge_has_string_name(e) {
             return Cow::Owned(raw.to_string());
         }
         let name = self.strings.get(raw);
-        if self.edges.types[e] == self.meta.edge_types.shortcut
+        if self.edges.ty(e) == self.meta.edge_types.shortcut
             && let Some(n) = jsstr::parse_int(name)
         {
             return Cow::Owned(jsstr::number_to_string(n));
@@ -141,7 +141,7 @@ impl Graph {
     pub(crate) fn edge_type_name(&self, e: usize) -> &str {
         self.meta
             .edge_type_names
-            .get(usize::from(self.edges.types[e]))
+            .get(usize::from(self.edges.ty(e)))
             .map_or("", String::as_str)
     }
 

@@ -30,10 +30,12 @@
 //! # }
 //! ```
 //!
-//! Memory: nodes take 17 bytes and edges 9 bytes after parsing (only the fields the analysis uses
-//! are kept in columns of the narrowest type), strings one arena; the dominator computation adds
-//! 24 bytes per node and 4 per edge for its duration, and the analysis keeps 16 bytes per node
-//! (class, dominator, retained size).
+//! Memory: nodes take 17 bytes and edges 8 bytes after parsing (only the fields the analysis uses
+//! are kept in columns of the narrowest type; an edge's type shares a word with its name), strings
+//! one arena with 4-byte offsets; the dominator computation adds 9 bytes per node and 4 per
+//! essential edge for its duration, and the analysis keeps 12 bytes per node (class, dominator,
+//! retained size). A summary or diff adds 10 bytes per node while it runs. Peak RSS stays below
+//! the size of the uncompressed file (0.90-0.93x on 190-580 MB snapshots).
 //!
 //! Differences from DevTools, all in inputs V8 does not write: a lone UTF-16 surrogate in a string
 //! becomes U+FFFD; a value above 2^32 - 1 in `nodes` or `edges` is an error (DevTools wraps it),
@@ -50,6 +52,7 @@ mod graph;
 mod jsstr;
 mod parse;
 mod progress;
+mod retained;
 mod retainers;
 mod shallow;
 mod snapshot;

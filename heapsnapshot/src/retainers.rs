@@ -27,7 +27,7 @@ pub(crate) struct Reverse {
 }
 
 fn follows(g: &Graph, e: usize, source: u32) -> bool {
-    let t = g.edges.types[e];
+    let t = g.edges.ty(e);
     source != g.root && t != g.meta.edge_types.weak && t != g.meta.edge_types.invisible
 }
 
@@ -44,7 +44,7 @@ impl Reverse {
         let mut depth = vec![UNREACHABLE; count];
         let mut queue: Vec<u32> = Vec::new();
         for e in g.edges_of(g.root) {
-            if g.edges.types[e] == g.meta.edge_types.weak {
+            if g.edges.ty(e) == g.meta.edge_types.weak {
                 continue;
             }
             let to = g.edges.to[e];

@@ -35,7 +35,7 @@ pub(crate) fn calculate(graph: &mut Graph) {
     while let Some(id) = worklist.pop() {
         let owner = owners[id as usize];
         for e in graph.edges_of(id) {
-            if graph.edges.types[e] == weak {
+            if graph.edges.ty(e) == weak {
                 continue;
             }
             let target = graph.edges.to[e];

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::graph::{Graph, Location};
 use crate::parse::{self, RawSnapshot};
 use crate::progress::{NoProgress, Phase, Progress};
+use crate::retained::RetainedSizes;
 use crate::retainers::Reverse;
 use crate::{dom_state, dominators, essential, shallow};
 
@@ -59,7 +60,7 @@ pub struct HeapSnapshot {
     /// Interface name -> string index (DevTools' `#interfaceNames`).
     pub(crate) interface_names: HashMap<String, u32>,
     pub(crate) idom: Vec<u32>,
-    pub(crate) retained: Vec<u64>,
+    pub(crate) retained: RetainedSizes,
     pub(crate) total_size: u64,
     pub(crate) reverse: OnceLock<Reverse>,
 }
@@ -138,7 +139,7 @@ impl HeapSnapshot {
         }
         progress.report(Phase::ClassNames, 2, 2);
 
-        let total_size = doms.retained[graph.root as usize] + extra_native_bytes;
+        let total_size = doms.retained.get(graph.root as usize) + extra_native_bytes;
         tracing::debug!(
             nodes = graph.node_count(),
             edges = graph.edge_count(),
@@ -221,7 +222,7 @@ impl HeapSnapshot {
 
     /// The node's retained size.
     pub fn retained_size(&self, node: NodeRef) -> u64 {
-        self.retained[node.0 as usize]
+        self.retained.get(node.0 as usize)
     }
 
     /// What DevTools shows for a node.
@@ -237,7 +238,7 @@ impl HeapSnapshot {
             name: g.raw_name(n).to_owned(),
             class_name: self.class_name(node).to_owned(),
             self_size: u64::from(g.nodes.self_sizes[n as usize]),
-            retained_size: self.retained[n as usize],
+            retained_size: self.retained.get(n as usize),
             location,
         }
     }
@@ -246,18 +247,16 @@ impl HeapSnapshot {
     pub fn memory_bytes(&self) -> u64 {
         let g = &self.graph;
         let n = &g.nodes;
-        let e = &g.edges;
         (n.types.capacity()
             + n.detachedness.capacity()
             + 4 * (n.names.capacity()
                 + n.ids.capacity()
                 + n.self_sizes.capacity()
                 + n.first_edge.capacity())
-            + e.types.capacity()
-            + 4 * (e.names.capacity() + e.to.capacity())
+            + g.edges.heap_bytes()
             + g.strings.heap_bytes()
             + 16 * g.locations.capacity()
             + 4 * (self.classes.capacity() + self.idom.capacity())
-            + 8 * self.retained.capacity()) as u64
+            + self.retained.heap_bytes()) as u64
     }
 }

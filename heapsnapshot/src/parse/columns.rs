@@ -24,6 +24,17 @@ impl Nodes {
         self.types.len()
     }
 
+    /// Frees unused capacity (the arrays grow as they are read when the header has no counts),
+    /// keeping room for the edge count `index_edges` appends.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.types.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.self_sizes.shrink_to_fit();
+        self.first_edge.shrink_to(self.first_edge.len() + 1);
+        self.detachedness.shrink_to_fit();
+    }
+
     /// Turns edge counts into first-edge ordinals; checks they add up to `edge_count`.
     pub(crate) fn index_edges(&mut self, edge_count: usize) -> Result<()> {
         let mut next: u64 = 0;
@@ -48,16 +59,79 @@ impl Nodes {
 /// Edge columns, indexed by edge ordinal.
 #[derive(Debug, Default)]
 pub(crate) struct Edges {
-    pub types: Vec<u8>,
-    /// A string index, or an element/hidden index.
-    pub names: Vec<u32>,
+    /// The type in the low `type_bits` bits, `name_or_index` above them, or [`Edges::escape`]
+    /// there when it does not fit (then it is in `large_names`).
+    packed: Vec<u32>,
+    /// `(edge, name_or_index)` of the edges whose name did not fit, by edge.
+    large_names: Vec<(u32, u32)>,
+    type_bits: u32,
     /// Target node *ordinal*.
     pub to: Vec<u32>,
 }
 
 impl Edges {
+    /// Room for `capacity` edges whose types are below `type_count`.
+    pub(crate) fn with_capacity(capacity: usize, type_count: u64) -> Edges {
+        // Types are stored as `u8`, as everywhere else.
+        let largest = type_count.saturating_sub(1).min(255) as u32;
+        Edges {
+            packed: Vec::with_capacity(capacity),
+            large_names: Vec::new(),
+            type_bits: (32 - largest.leading_zeros()).max(1),
+            to: Vec::with_capacity(capacity),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.types.len()
+        self.packed.len()
+    }
+
+    /// The `name_or_index` value meaning "in `large_names`".
+    fn escape(&self) -> u32 {
+        u32::MAX >> self.type_bits
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, ty: u8, name: u32, to: u32) {
+        let escape = self.escape();
+        let stored = if name < escape {
+            name
+        } else {
+            self.large_names.push((self.packed.len() as u32, name));
+            escape
+        };
+        self.packed.push((stored << self.type_bits) | u32::from(ty));
+        self.to.push(to);
+    }
+
+    /// Edge `e`'s type.
+    #[inline]
+    pub(crate) fn ty(&self, e: usize) -> u8 {
+        (self.packed[e] & ((1 << self.type_bits) - 1)) as u8
+    }
+
+    /// Edge `e`'s `name_or_index`: a string index, or an element/hidden index.
+    #[inline]
+    pub(crate) fn name(&self, e: usize) -> u32 {
+        let name = self.packed[e] >> self.type_bits;
+        if name != self.escape() {
+            return name;
+        }
+        self.large_names
+            .binary_search_by_key(&(e as u32), |&(edge, _)| edge)
+            .map_or(name, |i| self.large_names[i].1)
+    }
+
+    /// Frees unused capacity.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.packed.shrink_to_fit();
+        self.large_names.shrink_to_fit();
+        self.to.shrink_to_fit();
+    }
+
+    /// Bytes held (for memory accounting).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        4 * (self.packed.capacity() + self.to.capacity()) + 8 * self.large_names.capacity()
     }
 }
 
@@ -214,11 +288,7 @@ impl EdgeSink {
                 position(EdgeField::NameOrIndex),
                 position(EdgeField::ToNode),
             ],
-            edges: Edges {
-                types: Vec::with_capacity(n),
-                names: Vec::with_capacity(n),
-                to: Vec::with_capacity(n),
-            },
+            edges: Edges::with_capacity(n, meta.edge_type_names.len() as u64),
             fields: meta.edge_fields.clone(),
             cursor: 0,
             // Without DevTools' own `invisible`.
@@ -256,10 +326,7 @@ impl EdgeSink {
                 ),
             )
         })?;
-        let e = &mut self.edges;
-        e.types.push(ty as u8);
-        e.names.push(name);
-        e.to.push(ordinal);
+        self.edges.push(ty as u8, name, ordinal);
         Ok(())
     }
 }
@@ -289,5 +356,35 @@ impl IntSink for EdgeSink {
             self.cursor += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_types_and_names_share_a_word_and_large_names_survive() {
+        // 8 types: 3 bits, names below 2^29 - 1 packed.
+        let mut edges = Edges::with_capacity(0, 8);
+        let names = [0, 5, (1 << 29) - 2, (1 << 29) - 1, 1 << 29, u32::MAX, 17];
+        for (i, &name) in names.iter().enumerate() {
+            edges.push((i % 8) as u8, name, i as u32);
+        }
+        for (i, &name) in names.iter().enumerate() {
+            assert_eq!(edges.ty(i), (i % 8) as u8, "type of edge {i}");
+            assert_eq!(edges.name(i), name, "name of edge {i}");
+            assert_eq!(edges.to[i], i as u32);
+        }
+        assert_eq!(edges.large_names.len(), 3);
+    }
+
+    #[test]
+    fn up_to_256_edge_types_fit() {
+        let mut edges = Edges::with_capacity(0, 256);
+        edges.push(255, 1 << 20, 0);
+        edges.push(3, u32::MAX, 1);
+        assert_eq!((edges.ty(0), edges.name(0)), (255, 1 << 20));
+        assert_eq!((edges.ty(1), edges.name(1)), (3, u32::MAX));
     }
 }

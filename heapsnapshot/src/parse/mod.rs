@@ -487,8 +487,12 @@ impl SnapshotParser {
         let missing =
             |what: &str| Error::syntax(self.offset, "the top-level object", format!("no `{what}`"));
         let meta = self.meta.clone().ok_or_else(|| missing("snapshot"))?;
-        let nodes = self.nodes.ok_or_else(|| missing("nodes"))?;
-        let edges = self.edges.ok_or_else(|| missing("edges"))?;
+        let mut nodes = self.nodes.ok_or_else(|| missing("nodes"))?;
+        let mut edges = self.edges.ok_or_else(|| missing("edges"))?;
+        let mut locations = self.locations.unwrap_or_default();
+        nodes.shrink_to_fit();
+        edges.shrink_to_fit();
+        locations.shrink_to_fit();
         let strings = self.strings.ok_or_else(|| missing("strings"))?;
         if self.wrapped_sizes > 0 {
             tracing::warn!(
@@ -501,7 +505,7 @@ impl SnapshotParser {
             nodes,
             edges,
             strings: StringTable::from_parts(strings.bytes, strings.ends),
-            locations: self.locations.unwrap_or_default(),
+            locations,
         };
         validate::validate(raw)
     }

@@ -30,7 +30,7 @@ pub(crate) struct StringsParser {
     pending_high: Option<u32>,
     pub(crate) bytes: Vec<u8>,
     /// `ends[i]` is the end of string `i` in `bytes`.
-    pub(crate) ends: Vec<u64>,
+    pub(crate) ends: Offsets,
 }
 
 impl StringsParser {
@@ -41,7 +41,7 @@ impl StringsParser {
             unicode: 0,
             pending_high: None,
             bytes: Vec::new(),
-            ends: Vec::new(),
+            ends: Offsets::default(),
         }
     }
 
@@ -199,37 +199,73 @@ impl StringsParser {
     }
 }
 
+/// Non-decreasing `u64` offsets in 4 bytes each: the low 32 bits, plus where the high bits step up.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Offsets {
+    low: Vec<u32>,
+    /// `steps[k]`: the first index whose offset is at least `(k + 1) << 32`.
+    steps: Vec<u32>,
+}
+
+impl Offsets {
+    pub(crate) fn len(&self) -> usize {
+        self.low.len()
+    }
+
+    /// Appends an offset, at least the last one.
+    pub(crate) fn push(&mut self, offset: u64) {
+        while (self.steps.len() as u64) < offset >> 32 {
+            self.steps.push(self.low.len() as u32);
+        }
+        self.low.push(offset as u32);
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<u64> {
+        let low = *self.low.get(i)?;
+        let high = self.steps.partition_point(|&step| step as usize <= i) as u64;
+        Some((high << 32) | u64::from(low))
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.low.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        4 * (self.low.capacity() + self.steps.capacity())
+    }
+}
+
 /// All strings of a snapshot (plus the few the analysis adds), in one arena.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StringTable {
     text: String,
-    /// `ends[i]` is the end of string `i`; it starts at `ends[i - 1]` (or 0).
-    ends: Vec<u64>,
+    /// String `i` ends at `ends[i]` and starts at `ends[i - 1]` (or 0).
+    ends: Offsets,
 }
 
 impl StringTable {
-    pub(crate) fn from_parts(bytes: Vec<u8>, ends: Vec<u64>) -> StringTable {
-        let text = match String::from_utf8(bytes) {
+    pub(crate) fn from_parts(bytes: Vec<u8>, mut ends: Offsets) -> StringTable {
+        let mut text = match String::from_utf8(bytes) {
             Ok(text) => text,
             // As TextDecoder does when DevTools reads the file: U+FFFD for invalid bytes. This can
             // move string boundaries, so rebuild them string by string.
             Err(e) => {
                 let bytes = e.into_bytes();
                 let mut text = String::with_capacity(bytes.len());
-                let mut new_ends = Vec::with_capacity(ends.len());
+                let mut new_ends = Offsets::default();
                 let mut start = 0usize;
-                for &end in &ends {
-                    let end = end as usize;
+                for i in 0..ends.len() {
+                    let end = ends.get(i).unwrap_or(0) as usize;
                     text.push_str(&String::from_utf8_lossy(&bytes[start..end]));
                     new_ends.push(text.len() as u64);
                     start = end;
                 }
-                return StringTable {
-                    text,
-                    ends: new_ends,
-                };
+                ends = new_ends;
+                text
             }
         };
+        text.shrink_to_fit();
+        ends.shrink_to_fit();
         StringTable { text, ends }
     }
 
@@ -241,10 +277,14 @@ impl StringTable {
     /// String `index`, or `""` when out of range (callers validate indices after parsing).
     pub(crate) fn get(&self, index: u32) -> &str {
         let i = index as usize;
-        let Some(&end) = self.ends.get(i) else {
+        let Some(end) = self.ends.get(i) else {
             return "";
         };
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).unwrap_or(0)
+        };
         self.text.get(start as usize..end as usize).unwrap_or("")
     }
 
@@ -257,7 +297,7 @@ impl StringTable {
 
     /// Bytes held (for memory accounting).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 8
+        self.text.capacity() + self.ends.heap_bytes()
     }
 }
 
@@ -295,6 +335,26 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn offsets_beyond_4_gib_keep_their_high_bits() {
+        let values = [
+            0,
+            5,
+            u64::from(u32::MAX),
+            1 << 32,
+            (1 << 32) + 7,
+            3 << 32,
+            (3 << 32) + 1,
+        ];
+        let mut offsets = Offsets::default();
+        for &v in &values {
+            offsets.push(v);
+        }
+        let got: Vec<u64> = (0..values.len()).filter_map(|i| offsets.get(i)).collect();
+        assert_eq!(got, values);
+        assert_eq!(offsets.get(values.len()), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(crate) fn validate(mut raw: RawSnapshot) -> Result<RawSnapshot> {
         )));
     }
     let edge_count = raw.edges.len();
-    if raw.edges.names.len() != edge_count || raw.edges.to.len() != edge_count {
+    if raw.edges.to.len() != edge_count {
         return Err(Error::inconsistent("edge columns of different lengths"));
     }
     if let Some(expected) = raw.meta.edge_count
@@ -56,14 +56,8 @@ pub(crate) fn validate(mut raw: RawSnapshot) -> Result<RawSnapshot> {
     }
     let element = raw.meta.edge_types.element;
     let hidden = raw.meta.edge_types.hidden;
-    for (ordinal, ((&t, &name), &to)) in raw
-        .edges
-        .types
-        .iter()
-        .zip(&raw.edges.names)
-        .zip(&raw.edges.to)
-        .enumerate()
-    {
+    for (ordinal, &to) in raw.edges.to.iter().enumerate() {
+        let (t, name) = (raw.edges.ty(ordinal), raw.edges.name(ordinal));
         if to as usize >= node_count {
             return Err(Error::inconsistent(format!(
                 "edge #{ordinal} points to node #{to} but there are {node_count} nodes"
