@@ -1,12 +1,10 @@
 //! The CPU profiler against the mock inspector, driven through a real agent.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, Reply};
 use openprofiling_core::{
     AttributeValue, Error, InspectorSession, ManualTrigger, ManualTriggerHandle, PluginContext,

@@ -2,11 +2,9 @@
 //! and disabled by its own user only.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, Reply, heap_snapshot_text};
 use openprofiling_core::{
     InspectorSession, ManualTrigger, ProfileKind, ProfilingAgent, ReactionOutcome,

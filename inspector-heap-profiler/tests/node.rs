@@ -1,11 +1,9 @@
 //! The sampling heap profiler against a real `node --inspect=127.0.0.1:0`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::NodeProcess;
 use openprofiling_core::{InspectorSession, ManualTrigger, ProfileStatus, ProfilingAgent};
 use openprofiling_inspector_heap_profiler::{HeapProfileConfig, InspectorHeapProfiler};

@@ -3,12 +3,10 @@
 //! (nodejs/node#23877) in both directions.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, Reply, heap_snapshot_text};
 use openprofiling_core::{
     InspectorSession, ManualTrigger, ManualTriggerHandle, ProfileReport, ProfileStatus,

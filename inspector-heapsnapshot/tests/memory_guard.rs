@@ -1,12 +1,10 @@
 //! The memory guard: what it asks the target, and its verdict on a real Node process.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, NodeProcess, Reply, heap_snapshot_text};
 use openprofiling_core::{
     InspectorSession, ManualTrigger, ProfileReport, ProfileStatus, ProfilingAgent, ReactionOutcome,

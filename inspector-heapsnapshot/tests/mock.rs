@@ -1,12 +1,10 @@
 //! The heap snapshot profiler against the mock inspector, driven through a real agent.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::MemoryExporter;
+use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, Reply, heap_snapshot_text};
 use openprofiling_core::{
     AttributeValue, Error, InspectorSession, ManualTrigger, PluginContext, ProfileKind,

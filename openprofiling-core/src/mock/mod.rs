@@ -32,6 +32,7 @@
 //! ```
 
 mod connection;
+mod exporter;
 mod node;
 mod proxy;
 mod script;
@@ -48,6 +49,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+pub use exporter::{MemoryExporter, Seen};
 pub use node::NodeProcess;
 pub use proxy::CountingProxy;
 pub use script::{Reply, ReplyBuilder, event_frame};

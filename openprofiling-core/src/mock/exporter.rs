@@ -1,18 +1,20 @@
-//! Shared by the integration tests: an exporter that keeps profiles in memory.
-#![allow(dead_code, unreachable_pub)]
+//! [`MemoryExporter`]: an exporter that keeps profiles in memory, for tests of profilers.
 
 use std::sync::{Arc, Mutex};
 
+use crate::{Error, ExportReceipt, ExportSink, Exporter, ProfileMetadata, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
-use openprofiling_core::{Error, ExportReceipt, ExportSink, Exporter, ProfileMetadata, Result};
 use tokio::sync::Semaphore;
 
-/// What the exporter saw, over every profile.
+/// What a [`MemoryExporter`] saw, over every profile.
 #[derive(Debug, Default)]
 pub struct Seen {
+    /// Every chunk written, in order.
     pub chunks: Vec<Bytes>,
+    /// The final metadata of each finished profile.
     pub finished: Vec<ProfileMetadata>,
+    /// The reason of each aborted profile.
     pub aborted: Vec<String>,
 }
 
@@ -20,12 +22,16 @@ pub struct Seen {
 /// waits for a permit of it (a semaphore with no permits holds every write until opened).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryExporter {
+    /// What it saw.
     pub seen: Arc<Mutex<Seen>>,
+    /// Fails the write with this number (from 1) of each profile, as a full disk would.
     pub fail_at: Option<usize>,
+    /// Each write waits for a permit of it.
     pub gate: Option<Arc<Semaphore>>,
 }
 
 impl MemoryExporter {
+    /// An exporter that keeps everything and never fails.
     pub fn new() -> Self {
         Self::default()
     }
@@ -48,6 +54,7 @@ impl MemoryExporter {
         seen.chunks.iter().flat_map(|c| c.iter().copied()).collect()
     }
 
+    /// Chunks received.
     pub fn chunk_count(&self) -> usize {
         self.seen
             .lock()
@@ -56,6 +63,7 @@ impl MemoryExporter {
             .len()
     }
 
+    /// The final metadata of each finished profile.
     pub fn finished(&self) -> Vec<ProfileMetadata> {
         self.seen
             .lock()
@@ -64,6 +72,7 @@ impl MemoryExporter {
             .clone()
     }
 
+    /// The reason of each aborted profile.
     pub fn aborted(&self) -> Vec<String> {
         self.seen
             .lock()
