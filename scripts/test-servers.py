@@ -3,6 +3,7 @@
 
     python3 scripts/test-servers.py start   # install if needed, start, write the env file
     python3 scripts/test-servers.py stop    # stop what `start` started, remove their data
+    python3 scripts/test-servers.py logs    # the end of each server's log, and the free disk
 
 For tests that run (and stop) a private server of their own, after `start`:
 
@@ -67,6 +68,10 @@ AZURE_KEY = (
 
 class Failure(Exception):
     """What failed, and what to look at."""
+
+
+class NotReady(Exception):
+    """A server that answers but cannot do its job yet (retried until the deadline)."""
 
 
 def log(message):
@@ -209,7 +214,7 @@ def wait_until(name, process, log_path, ready, deadline):
         try:
             if ready():
                 return
-        except (OSError, urllib.error.URLError) as error:
+        except (OSError, urllib.error.URLError, NotReady) as error:
             last = error
         time.sleep(0.25)
     raise Failure(f"{name} was not ready within {START_TIMEOUT} s (last: {last}); "
@@ -274,8 +279,33 @@ def seaweedfs_ready(ports):
             return False
         # The S3 gateway answers (403 unsigned is fine: it is up and checking signatures).
         status, _ = http_status("GET", f"http://127.0.0.1:{ports['s3']}/{BUCKET}/")
-        return status in (200, 403)
+        if status not in (200, 403):
+            return False
+        return seaweedfs_stores(ports["filer"])
     return ready
+
+
+def seaweedfs_stores(filer):
+    """Writes, reads back and deletes a probe object through the filer (the store S3 uses).
+
+    Answering is not storing: a volume server that has not registered, or a disk too full
+    for a volume, fails every upload with HTTP 500. This makes that a start-up failure
+    naming the server's answer instead of a test failure minutes later."""
+    url = f"http://127.0.0.1:{filer}/buckets/{BUCKET}/.openprofiling-ready-probe"
+    body = secrets.token_bytes(64 * 1024)
+    request = urllib.request.Request(url, data=body, method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        raise NotReady(f"a probe upload through the filer got HTTP {error.code}: "
+                       f"{error.read()[:300].decode('utf-8', 'replace')}") from error
+    status, stored = http_status("GET", url)
+    if status != 200 or stored != body:
+        raise NotReady(f"the probe object read back HTTP {status}, {len(stored)} bytes "
+                       f"instead of {len(body)}")
+    http_status("DELETE", url)
+    return True
 
 
 def azurite_command(blob, location=None):
@@ -386,7 +416,33 @@ def start():
         f.writelines(f"{k}={v}\n" for k, v in lines.items())
     log(f"SeaweedFS S3 on {lines['AWS_ENDPOINT']} (bucket {BUCKET}), Azurite on "
         f"{lines['AZURITE_BLOB_STORAGE_URL']} (container {CONTAINER}); install/check "
-        f"{installed - began:.1f} s, start {time.monotonic() - installed:.1f} s; env in {ENV_FILE}")
+        f"{installed - began:.1f} s, start {time.monotonic() - installed:.1f} s; env in {ENV_FILE}; "
+        f"{free_disk(RUN_DIR)}")
+
+
+def free_disk(path):
+    """The free space where the servers keep their data, for the log: SeaweedFS sizes its
+    volumes from it, and a full disk shows as HTTP 500 on uploads."""
+    stat = os.statvfs(path)
+    free = stat.f_bavail * stat.f_frsize
+    return f"{free / 2**30:.1f} GiB free under {path}"
+
+
+def show_logs():
+    """Prints the end of each server log (SeaweedFS' admin-worker reconnection noise left out)
+    and the free disk space: what to read when a test against the servers failed."""
+    noise = ("worker.go", "client.go", "[session ")
+    for name in sorted(os.listdir(LOG_DIR)) if os.path.isdir(LOG_DIR) else []:
+        if name.startswith("install-"):
+            continue
+        path = os.path.join(LOG_DIR, name)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f if not any(n in line for n in noise)]
+        print(f"---- {path} (last {min(len(lines), 40)} lines of {len(lines)}, noise left out)",
+              file=sys.stderr)
+        sys.stderr.write("".join(lines[-40:]))
+    if os.path.isdir(BASE):
+        print(f"---- {free_disk(BASE)}", file=sys.stderr)
 
 
 def write_pids(processes):
@@ -487,7 +543,7 @@ def create_container_at(url):
 
 def main():
     args = sys.argv[1:]
-    valid = (args in (["start"], ["stop"])
+    valid = (args in (["start"], ["stop"], ["logs"])
              or (len(args) == 3 and args[0] == "private")
              or (len(args) == 2 and args[0] == "create-container"))
     if not valid:
@@ -498,6 +554,8 @@ def main():
             start()
         elif args[0] == "stop":
             stop()
+        elif args[0] == "logs":
+            show_logs()
         elif args[0] == "private":
             print(json.dumps(private(args[1], os.path.abspath(args[2]))))
         else:

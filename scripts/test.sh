@@ -24,10 +24,24 @@ if [ ! -d "$toolkit/node_modules/heap-snapshot-toolkit" ]; then
   npm ci --prefix "$toolkit" --no-audit --no-fund --loglevel=error
 fi
 
-trap 'python3 scripts/test-servers.py stop' EXIT
+# Build every test first, so the servers start on a machine that is not busy compiling and
+# with the disk space the build leaves; the run below reuses this build.
+cargo test --workspace --all-features --locked --no-run "$@"
+
+# On failure, the end of each server's log is printed before the servers are stopped.
+on_exit() {
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    python3 scripts/test-servers.py logs || true
+  fi
+  python3 scripts/test-servers.py stop
+  exit "$status"
+}
+trap on_exit EXIT
 python3 scripts/test-servers.py start
 while IFS='=' read -r key value; do
   [ -n "$key" ] && export "$key=$value"
 done < target/test-servers/env
 
-cargo test --workspace --all-features --locked "$@"
+# Every test binary runs even after a failure, so one run reports every failing test.
+cargo test --workspace --all-features --locked --no-fail-fast "$@"
