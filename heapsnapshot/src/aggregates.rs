@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::dominators;
-use crate::graph::Location;
+use crate::graph::{Graph, Location};
 use crate::snapshot::HeapSnapshot;
 
 /// No class: the node has a zero self size.
@@ -80,12 +80,7 @@ impl OfNode {
 }
 
 /// Groups nodes by class. `classes[n]` is node n's class name id; `name` resolves an id.
-pub(crate) fn build<'a>(
-    snapshot: &'a HeapSnapshot,
-    classes: &[u32],
-    name: &dyn Fn(u32) -> &'a str,
-) -> Aggregates {
-    let g = &snapshot.graph;
+pub(crate) fn build<'a>(g: &Graph, classes: &[u32], name: &dyn Fn(u32) -> &'a str) -> Aggregates {
     let object = g.meta.node_types.object;
     let count = g.node_count();
     let mut by_index: HashMap<u32, u32> = HashMap::new();
@@ -169,22 +164,22 @@ pub(crate) fn build<'a>(
     Aggregates { list, of_node }
 }
 
-/// Adds retained sizes to `aggregates` (DevTools' `calculateClassesRetainedSize`).
-pub(crate) fn retained_sizes(snapshot: &HeapSnapshot, aggregates: &mut Aggregates) {
+/// Adds retained sizes to `list`, the aggregates `of_node` refers to (DevTools'
+/// `calculateClassesRetainedSize`).
+pub(crate) fn retained_sizes(snapshot: &HeapSnapshot, of_node: &OfNode, list: &mut [Aggregate]) {
     let root = snapshot.graph.root;
     let dominated = dominators::dominated_nodes(&snapshot.idom, root);
-    let mut active = vec![0u32; aggregates.list.len()];
+    let mut active = vec![0u32; list.len()];
     // Depth-first over the dominator tree: (node, next child), so the stack grows with the tree's
     // depth, not its width.
     let mut stack: Vec<(u32, u32)> = Vec::new();
     let mut entering = Some(root);
     loop {
         if let Some(n) = entering.take() {
-            let agg = aggregates.of_node.get(n as usize);
+            let agg = of_node.get(n as usize);
             if agg != NONE {
                 if active[agg as usize] == 0 {
-                    aggregates.list[agg as usize].retained_size +=
-                        snapshot.retained.get(n as usize);
+                    list[agg as usize].retained_size += snapshot.retained.get(n as usize);
                 }
                 active[agg as usize] += 1;
             }
@@ -197,7 +192,7 @@ pub(crate) fn retained_sizes(snapshot: &HeapSnapshot, aggregates: &mut Aggregate
             entering = Some(dominated.items[next as usize]);
         } else {
             stack.pop();
-            let agg = aggregates.of_node.get(n as usize);
+            let agg = of_node.get(n as usize);
             if agg != NONE {
                 active[agg as usize] -= 1;
             }

@@ -25,16 +25,30 @@ pub(crate) struct InterfaceDefinition {
     pub properties: Vec<String>,
 }
 
-/// `calculateObjectNames`: the class name string index of every node; adds the names DevTools
-/// adds to the string table.
-pub(crate) fn object_names(graph: &mut Graph) -> Vec<u32> {
-    let mut added: HashMap<String, u32> = HashMap::new();
-    let mut get = |graph: &mut Graph, s: &str| -> u32 {
-        if let Some(&i) = added.get(s) {
+/// Class names of every node, and the strings they add to the snapshot's string table.
+#[derive(Debug)]
+pub(crate) struct ObjectNames {
+    /// The class name string index of every node.
+    pub classes: Vec<u32>,
+    /// Strings DevTools adds to the table, in order: the first gets the table's length as its
+    /// index, the next one more, and so on.
+    pub added: Vec<String>,
+}
+
+/// `calculateObjectNames`: the class name string index of every node. The names DevTools adds
+/// to the string table are returned, not added, so that this can run while other threads
+/// read the graph.
+pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
+    let base = graph.strings.len() as u32;
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut added: Vec<String> = Vec::new();
+    let mut get = |_: &Graph, s: &str| -> u32 {
+        if let Some(&i) = index.get(s) {
             return i;
         }
-        let i = graph.strings.push(s);
-        added.insert(s.to_owned(), i);
+        let i = base + added.len() as u32;
+        added.push(s.to_owned());
+        index.insert(s.to_owned(), i);
         i
     };
     let t = graph.meta.node_types;
@@ -85,7 +99,7 @@ pub(crate) fn object_names(graph: &mut Graph) -> Vec<u32> {
         };
         classes.push(class);
     }
-    classes
+    ObjectNames { classes, added }
 }
 
 fn is_plain_object(graph: &Graph, n: u32) -> bool {

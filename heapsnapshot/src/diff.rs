@@ -107,8 +107,7 @@ fn compare(base: &[(u32, u32)], current: &[(u32, u32)]) -> Counts {
 /// objects are classified with `after`'s interface definitions (so `{a, b}` means the same in
 /// both), objects are grouped by class key, and within a class matched by V8 object id.
 pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> Diff {
-    let after_strings = &after.graph.strings;
-    let after_aggs = aggregates::build(after, &after.classes, &|i| after_strings.get(i));
+    let after_aggs = &after.aggregates;
 
     // Classify `before` with `after`'s interface definitions.
     let base_strings = &before.graph.strings;
@@ -140,16 +139,24 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> Diff {
         std::borrow::Cow::Owned(classes)
     };
     let extra = &extra_names;
-    let base_aggs = aggregates::build(before, &before_classes, &|i| {
-        if i < string_count {
-            base_strings.get(i)
-        } else {
-            extra[(i - string_count) as usize].as_str()
+    let reclassified;
+    let base_aggs = match &before_classes {
+        // Same interfaces, same classes: the aggregates the analysis built.
+        std::borrow::Cow::Borrowed(_) => &before.aggregates,
+        std::borrow::Cow::Owned(classes) => {
+            reclassified = aggregates::build(&before.graph, classes, &|i| {
+                if i < string_count {
+                    base_strings.get(i)
+                } else {
+                    extra[(i - string_count) as usize].as_str()
+                }
+            });
+            &reclassified
         }
-    });
+    };
 
-    let base_members = members(before, &base_aggs);
-    let current_members = members(after, &after_aggs);
+    let base_members = members(before, base_aggs);
+    let current_members = members(after, after_aggs);
     let current_by_key: HashMap<&str, usize> = after_aggs
         .list
         .iter()

@@ -43,6 +43,7 @@
 
 mod aggregates;
 mod classes;
+mod classify;
 mod diff;
 mod dom_state;
 mod dominators;

@@ -13,13 +13,15 @@ pub enum Phase {
     Index,
     /// Moving the size of owned arrays and internals to their owners.
     ShallowSizes,
-    /// Class names of every node, including inferred `{a, b}` interfaces of plain objects.
+    /// Class names of every node, including inferred `{a, b}` interfaces of plain objects, and
+    /// the nodes grouped per class. Worked out while the dominator tree is computed: reported
+    /// after it, for the time still needed (usually none).
     ClassNames,
     /// The dominator tree: `done`/`total` are nodes.
     Dominators,
     /// Retained sizes.
     RetainedSizes,
-    /// Aggregating nodes per class (for a summary or a diff).
+    /// Adding up the retained sizes per class (for a summary).
     Classes,
 }
 

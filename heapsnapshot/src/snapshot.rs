@@ -7,14 +7,15 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::classes::{self, InterfaceDefinition};
+use crate::aggregates::Aggregates;
+use crate::classes::InterfaceDefinition;
 use crate::error::Result;
 use crate::graph::{Graph, Location};
 use crate::parse::{self, RawSnapshot};
 use crate::progress::{NoProgress, Phase, Progress};
 use crate::retained::RetainedSizes;
 use crate::retainers::Reverse;
-use crate::{dom_state, dominators, essential, shallow};
+use crate::{classify, dom_state, dominators, essential, shallow};
 
 /// A node of a snapshot, by position. Only meaningful for the snapshot it came from: methods given
 /// a `NodeRef` of a larger snapshot panic.
@@ -59,6 +60,8 @@ pub struct HeapSnapshot {
     pub(crate) interfaces: Vec<InterfaceDefinition>,
     /// Interface name -> string index (DevTools' `#interfaceNames`).
     pub(crate) interface_names: HashMap<String, u32>,
+    /// The class aggregates (DevTools' `buildAggregates`), without retained sizes.
+    pub(crate) aggregates: Aggregates,
     pub(crate) idom: Vec<u32>,
     pub(crate) retained: RetainedSizes,
     pub(crate) total_size: u64,
@@ -116,28 +119,30 @@ impl HeapSnapshot {
         shallow::calculate(&mut graph);
         progress.report(Phase::ShallowSizes, 1, 1);
 
-        let doms = dominators::calculate(&graph, &essential, &graph.nodes.self_sizes, progress);
-        drop(essential);
-        progress.report(Phase::ClassNames, 0, 2);
-        let mut classes = classes::object_names(&mut graph);
-        let interfaces = classes::infer_interfaces(&graph);
-        progress.report(Phase::ClassNames, 1, 2);
-        let mut matches: Vec<(u32, u32)> = Vec::new();
-        classes::match_interfaces(&graph, &interfaces, |n, d| matches.push((n, d as u32)));
-        let mut interface_names: HashMap<String, u32> = HashMap::new();
-        for (n, d) in matches {
-            let name = &interfaces[d as usize].name;
-            let index = match interface_names.get(name) {
-                Some(&i) => i,
-                None => {
-                    let i = graph.strings.push(name);
-                    interface_names.insert(name.clone(), i);
-                    i
+        // The classes need no dominator tree: they are worked out on a second thread meanwhile
+        // (or afterwards, on this one, when no thread can be started).
+        let (doms, classified) = std::thread::scope(|scope| {
+            let classifying = std::thread::Builder::new()
+                .name("heapsnapshot-classes".to_owned())
+                .spawn_scoped(scope, || classify::classify(&graph));
+            let doms = dominators::calculate(&graph, &essential, &graph.nodes.self_sizes, progress);
+            progress.report(Phase::ClassNames, 0, 1);
+            let classified = match classifying {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => {
+                    tracing::debug!(%error, "No second thread: classifying after the dominators.");
+                    classify::classify(&graph)
                 }
             };
-            classes[n as usize] = index;
+            (doms, classified)
+        });
+        drop(essential);
+        for added in &classified.added {
+            graph.strings.push(added);
         }
-        progress.report(Phase::ClassNames, 2, 2);
+        progress.report(Phase::ClassNames, 1, 1);
 
         let total_size = doms.retained.get(graph.root as usize) + extra_native_bytes;
         tracing::debug!(
@@ -148,9 +153,10 @@ impl HeapSnapshot {
         );
         Ok(HeapSnapshot {
             graph,
-            classes,
-            interfaces,
-            interface_names,
+            classes: classified.classes,
+            interfaces: classified.interfaces,
+            interface_names: classified.interface_names,
+            aggregates: classified.aggregates,
             idom: doms.idom,
             retained: doms.retained,
             total_size,

@@ -46,13 +46,12 @@ impl HeapSnapshot {
     /// [`summary`](Self::summary), reporting progress.
     pub fn summary_with_progress(&self, progress: &dyn Progress) -> Summary {
         progress.report(Phase::Classes, 0, 2);
-        let strings = &self.graph.strings;
-        let mut aggs = aggregates::build(self, &self.classes, &|i| strings.get(i));
+        // The aggregates were built with the analysis; only the retained sizes are added here.
+        let mut list = self.aggregates.list.clone();
         progress.report(Phase::Classes, 1, 2);
-        aggregates::retained_sizes(self, &mut aggs);
+        aggregates::retained_sizes(self, &self.aggregates.of_node, &mut list);
         progress.report(Phase::Classes, 2, 2);
-        let mut classes: Vec<ClassSummary> = aggs
-            .list
+        let mut classes: Vec<ClassSummary> = list
             .into_iter()
             .filter(|a| !a.shadowed)
             .map(|a| ClassSummary {

@@ -7,6 +7,8 @@ mod numbers;
 mod read;
 mod skip;
 mod strings;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub(crate) use columns::{Edges, Nodes};
@@ -14,7 +16,7 @@ pub(crate) use meta::Meta;
 pub(crate) use strings::StringTable;
 
 use columns::{EdgeSink, NodeSink};
-use numbers::{DiscardSink, IntScanner, VecSink};
+use numbers::{DiscardSink, IntScanner, Prescanned, VecSink, accept_u32s};
 use skip::Skipper;
 use strings::StringsParser;
 
@@ -176,6 +178,34 @@ impl SnapshotParser {
                 Err(e)
             }
         }
+    }
+
+    /// Like [`feed`](Self::feed), with the integers of `chunk[prescanned.range]` already read
+    /// (by `numbers::prescan`, on the reading thread): when the parser is inside an integer
+    /// array where that range begins, it takes those values instead of scanning the bytes
+    /// again; otherwise it scans them as usual.
+    pub(crate) fn feed_prescanned(&mut self, chunk: &[u8], prescanned: &Prescanned) -> Result<()> {
+        let range = prescanned.range.clone();
+        if range.is_empty() || range.end > chunk.len() {
+            return self.feed(chunk);
+        }
+        self.feed(&chunk[..range.start])?;
+        let end = self.offset + range.len() as u64;
+        let accepted = match &mut self.state {
+            State::Ints(target, _) if self.int_scanner.between_numbers() => match target {
+                IntTarget::Nodes(sink) => accept_u32s(sink, &prescanned.values, end),
+                IntTarget::Edges(sink) => accept_u32s(sink, &prescanned.values, end),
+                IntTarget::Locations(sink) => accept_u32s(sink, &prescanned.values, end),
+                IntTarget::Discard => Ok(()),
+            },
+            _ => return self.feed(&chunk[range.start..]),
+        };
+        if let Err(error) = accepted {
+            self.state = State::Failed;
+            return Err(error);
+        }
+        self.offset = end;
+        self.feed(&chunk[range.end..])
     }
 
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<()> {

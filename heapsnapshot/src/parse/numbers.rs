@@ -1,6 +1,8 @@
 //! The scanner of the big unsigned-integer arrays (`nodes`, `edges`, `locations`...): a
 //! hand-written loop over bytes that keeps a partial number across chunk boundaries.
 
+use std::ops::Range;
+
 use crate::error::{Error, Result};
 
 /// Receives the integers of an array, in order, in batches.
@@ -162,6 +164,11 @@ fn scan_numbers(bytes: &[u8], i: usize, out: &mut [u64]) -> (usize, usize) {
 }
 
 impl IntScanner {
+    /// True between numbers (no digits of a number read yet).
+    pub(crate) fn between_numbers(&self) -> bool {
+        self.digits == 0
+    }
+
     /// Scans `bytes` (which start at absolute offset `base`). Returns `Some(n)` when the closing
     /// `]` was found at `bytes[n - 1]`, `None` when all of `bytes` was consumed.
     pub(crate) fn scan<S: IntSink>(
@@ -271,6 +278,81 @@ impl IntScanner {
         self.digits = digits;
         Ok(None)
     }
+}
+
+/// Integers scanned ahead, on another thread, out of the interior of a chunk that may lie
+/// inside an integer array (see [`prescan`] and `SnapshotParser::feed_prescanned`).
+#[derive(Debug, Default)]
+pub(crate) struct Prescanned {
+    /// The bytes of the chunk the values were read from: from just after its first separator
+    /// through its last separator. Empty when the interior is not plain integers.
+    pub(crate) range: Range<usize>,
+    /// The values, each below 2^32 (larger ones make the interior plain no more).
+    pub(crate) values: Vec<u32>,
+}
+
+impl Prescanned {
+    /// Nothing read ahead.
+    pub(crate) fn clear(&mut self) {
+        self.range = 0..0;
+        self.values.clear();
+    }
+}
+
+/// Reads the integers between the first and the last separator (`,` or JSON whitespace) of
+/// `chunk` into `out`, with the same scanner and rules as the parse itself, if that interior
+/// is nothing but unsigned integers below 2^32 and separators; otherwise leaves `out.range`
+/// empty. Knowing nothing of the document's structure, it is only a guess: the parser uses
+/// the values when it is inside an integer array where the interior begins.
+///
+/// A separator always ends a number and leaves the scanner between numbers, so a fresh
+/// scanner started after one reads exactly what the parser's own scanner would.
+pub(crate) fn prescan(chunk: &[u8], out: &mut Prescanned) {
+    out.clear();
+    let is_separator = |b: &u8| matches!(b, b',' | b' ' | b'\n' | b'\r' | b'\t');
+    let (Some(first), Some(last)) = (
+        chunk.iter().position(is_separator),
+        chunk.iter().rposition(is_separator),
+    ) else {
+        return;
+    };
+    if last <= first + 1 {
+        return;
+    }
+    let interior = first + 1..last + 1;
+    let mut sink = U32Sink(&mut out.values);
+    let scanned = IntScanner::default().scan(&chunk[interior.clone()], 0, "", &mut sink);
+    if matches!(scanned, Ok(None)) {
+        out.range = interior;
+    } else {
+        out.values.clear();
+    }
+}
+
+/// Collects values below 2^32; refuses the first larger one (which ends a [`prescan`]).
+struct U32Sink<'a>(&'a mut Vec<u32>);
+
+impl IntSink for U32Sink<'_> {
+    #[inline]
+    fn accept(&mut self, values: &[u64], offset: u64) -> Result<()> {
+        // One check for the batch, then a conversion loop the compiler vectorises.
+        let largest = values.iter().fold(0, |largest, &value| largest.max(value));
+        to_u32(largest, offset, "")?;
+        self.0.extend(values.iter().map(|&value| value as u32));
+        Ok(())
+    }
+}
+
+/// Hands `values` (read ahead by [`prescan`]) to `sink` in batches, as the scanner would.
+pub(crate) fn accept_u32s<S: IntSink>(sink: &mut S, values: &[u32], offset: u64) -> Result<()> {
+    let mut batch = [0u64; BATCH];
+    for part in values.chunks(BATCH) {
+        for (slot, &value) in batch.iter_mut().zip(part) {
+            *slot = u64::from(value);
+        }
+        sink.accept(&batch[..part.len()], offset)?;
+    }
+    Ok(())
 }
 
 /// Converts a value to `u32` like DevTools' `Uint32Array` store would, but refuses values it would
