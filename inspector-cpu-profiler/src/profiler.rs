@@ -1,25 +1,19 @@
 //! [`InspectorCpuProfiler`]: the CPU profiler.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use openprofiling_core::{
-    Activity, ActivityClaim, DomainGuard, InspectorSession, JsonArrayLen, ProfileKind,
-    ProfileMetadata, ProfileWriter, Profiler, ProfilerMode, ProfilerSession, Result,
-    TargetActivity, TargetInfo,
+    Activity, InspectorSession, JsonArrayLen, ProfileKind, ProfileMetadata, ProfileWriter,
+    Profiler, ProfilerMode, ProfilerSession, RangedProfile, RangedStartError, Result, TargetInfo,
 };
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::config::CpuProfileConfig;
 use crate::error::Error;
 
 const DOMAIN: &str = "Profiler";
 const STOP: &str = "Profiler.stop";
-/// How long shutdown waits for `Profiler.stop` of a profile nobody collected.
-const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Records V8 CPU profiles (`Profiler.start` … `Profiler.stop`) over an inspector session and
 /// exports each as a `.cpuprofile`, the JSON Chrome DevTools and speedscope open.
@@ -28,26 +22,17 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// reply (tens of MB for a long profile) is written as slices of the frame it came in,
 /// without being parsed into values or copied.
 ///
-/// - The `Profiler` domain is enabled through a counted [`DomainGuard`] held while the profile
-///   runs, so other profilers sharing the session keep their domains.
+/// - The `Profiler` domain is enabled through a counted guard held while the profile runs, so
+///   other profilers sharing the session keep their domains (see [`RangedProfile`]).
 /// - One profile at a time per profiler ([`Error::Busy`]) and per target in this process
 ///   ([`Error::Conflict`]); a CPU profile may run alongside a heap snapshot or heap sampling
-///   (see [`TargetActivity`]).
+///   (see [`TargetActivity`](openprofiling_core::TargetActivity)).
 /// - A profile still running at [`shutdown`](Profiler::shutdown) (the agent collects running
 ///   profiles before that, so only one started outside an agent) is stopped and discarded.
 #[derive(Debug)]
 pub struct InspectorCpuProfiler {
-    sessions: ProfilerSession,
+    ranged: RangedProfile,
     config: CpuProfileConfig,
-    running: Mutex<Option<Running>>,
-}
-
-/// A profile in progress and what it holds on the target.
-#[derive(Debug)]
-struct Running {
-    session: InspectorSession,
-    domain: DomainGuard,
-    _claim: ActivityClaim,
 }
 
 /// What the attributes need from a CPU profile; also checks it is one.
@@ -74,10 +59,10 @@ impl InspectorCpuProfiler {
     /// [`own_session`](CpuProfileConfig::own_session), `session` only tells where to open a
     /// connection of its own. The configuration is checked at each Start.
     pub fn with_config(session: InspectorSession, config: CpuProfileConfig) -> Self {
+        let sessions = ProfilerSession::new(session, config.own_session);
         Self {
-            sessions: ProfilerSession::new(session, config.own_session),
+            ranged: RangedProfile::new(sessions, Activity::CpuProfile, DOMAIN, STOP),
             config,
-            running: Mutex::new(None),
         }
     }
 
@@ -88,29 +73,17 @@ impl InspectorCpuProfiler {
 
     /// Whether a profile is running now.
     pub async fn is_running(&self) -> bool {
-        self.running.lock().await.is_some()
+        self.ranged.is_running().await
     }
 
-    /// Enables the domain and starts the profiler over `session`.
-    async fn begin(&self, session: &InspectorSession) -> Result<DomainGuard> {
-        let domain = session.enable_domain(DOMAIN).await?;
-        let started = async {
-            let interval = json!({ "interval": self.config.sampling_interval_us });
-            let _: serde_json::Value = session
-                .call("Profiler.setSamplingInterval", interval)
-                .await?;
-            let _: serde_json::Value = session.call("Profiler.start", json!({})).await?;
-            Ok::<_, openprofiling_core::Error>(())
-        };
-        match started.await {
-            Ok(()) => Ok(domain),
-            Err(error) => {
-                if let Err(release) = domain.release().await {
-                    debug!(%release, "Disabling Profiler after a failed start failed too.");
-                }
-                Err(error)
-            }
-        }
+    /// The start calls, over a session whose `Profiler` domain is enabled.
+    async fn start_calls(&self, session: &InspectorSession) -> Result<()> {
+        let interval = json!({ "interval": self.config.sampling_interval_us });
+        let _: serde_json::Value = session
+            .call("Profiler.setSamplingInterval", interval)
+            .await?;
+        let _: serde_json::Value = session.call("Profiler.start", json!({})).await?;
+        Ok(())
     }
 }
 
@@ -125,45 +98,36 @@ impl Profiler for InspectorCpuProfiler {
     }
 
     fn target(&self) -> TargetInfo {
-        self.sessions.given().target().clone()
+        self.ranged.sessions().given().target().clone()
     }
 
     async fn start(&self, profile: &ProfileMetadata) -> Result<()> {
         self.config.validate()?;
-        let mut running = self.running.lock().await;
-        if running.is_some() {
-            return Err(Error::Busy.into());
+        let starting = self.ranged.begin().await.map_err(|refused| match refused {
+            RangedStartError::Busy => Error::Busy.into(),
+            RangedStartError::Conflict(conflict) => Error::Conflict(conflict).into(),
+            RangedStartError::Inspector(error) => error,
+        })?;
+        if let Err(error) = self.start_calls(starting.session()).await {
+            starting.abandon().await;
+            return Err(error);
         }
-        let claim = TargetActivity::claim(self.sessions.given().url(), Activity::CpuProfile)
-            .map_err(Error::Conflict)?;
-        let session = self.sessions.get().await?;
-        let domain = self.begin(&session).await?;
+        starting.started();
         debug!(
             profile = %profile.id,
             sampling_interval_us = self.config.sampling_interval_us,
             "CPU profile started."
         );
-        *running = Some(Running {
-            session,
-            domain,
-            _claim: claim,
-        });
         Ok(())
     }
 
     async fn collect(&self, writer: &mut ProfileWriter) -> Result<()> {
-        let running = self.running.lock().await.take().ok_or(Error::NotRunning)?;
-        let stopped = running
-            .session
-            .call_raw(STOP, json!({}), self.config.timeout())
-            .await;
-        // The profiler is stopped (or, if the stop failed, stopped by the disable): free the
-        // domain and the target before writing.
-        if let Err(error) = running.domain.release().await {
-            warn!(%error, "Disabling Profiler after the CPU profile failed; the profile is complete.");
-        }
-        drop(running._claim);
-
+        // The domain and the target are free again once this returns.
+        let stopped = self
+            .ranged
+            .stop(self.config.timeout())
+            .await
+            .ok_or(Error::NotRunning)?;
         let profile = stopped?
             .member("profile", STOP)?
             .ok_or(Error::MissingProfile)?;
@@ -193,20 +157,7 @@ impl Profiler for InspectorCpuProfiler {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        if let Some(running) = self.running.lock().await.take() {
-            warn!("Shutting down with a CPU profile nobody collected: stopping and discarding it.");
-            if let Err(error) = running
-                .session
-                .call_raw(STOP, json!({}), DISCARD_TIMEOUT)
-                .await
-            {
-                debug!(%error, "Stopping the discarded CPU profile failed.");
-            }
-            if let Err(error) = running.domain.release().await {
-                debug!(%error, "Disabling Profiler at shutdown failed.");
-            }
-        }
-        self.sessions.close().await;
+        self.ranged.shutdown().await;
         Ok(())
     }
 }

@@ -1,18 +1,14 @@
 //! [`InspectorHeapProfiler`]: the sampling heap profiler.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use openprofiling_core::{
-    Activity, ActivityClaim, DomainGuard, InspectorSession, JsonArrayLen, ProfileKind,
-    ProfileMetadata, ProfileWriter, Profiler, ProfilerMode, ProfilerSession, Result,
-    TargetActivity, TargetInfo,
+    Activity, InspectorSession, JsonArrayLen, ProfileKind, ProfileMetadata, ProfileWriter,
+    Profiler, ProfilerMode, ProfilerSession, RangedProfile, RangedStartError, Result, TargetInfo,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::config::HeapProfileConfig;
 use crate::error::Error;
@@ -20,8 +16,6 @@ use crate::error::Error;
 const DOMAIN: &str = "HeapProfiler";
 const START: &str = "HeapProfiler.startSampling";
 const STOP: &str = "HeapProfiler.stopSampling";
-/// How long shutdown waits for `HeapProfiler.stopSampling` of a profile nobody collected.
-const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Records V8 sampling heap profiles (`HeapProfiler.startSampling` … `stopSampling`) over an
 /// inspector session and exports each as a `.heapprofile`, the JSON Chrome DevTools opens
@@ -31,28 +25,20 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// of the reply's frame, without parsing it into values or copying it. Sampling costs the
 /// target little: it can run for hours.
 ///
-/// - The `HeapProfiler` domain is enabled through a counted [`DomainGuard`] held while the
-///   profile runs, so a heap snapshot on the same session does not disable it, nor it theirs.
+/// - The `HeapProfiler` domain is enabled through a counted guard held while the profile runs,
+///   so a heap snapshot on the same session does not disable it, nor it theirs (see
+///   [`RangedProfile`]).
 /// - Refused while a heap snapshot of the same target is being taken, and a snapshot is
 ///   refused while this runs ([`Error::Conflict`]): together they crashed some Node versions
 ///   (nodejs/node#23877). Refused, not queued: sampling may last hours, and a snapshot must
-///   not wait on it. See [`TargetActivity`].
+///   not wait on it. See [`TargetActivity`](openprofiling_core::TargetActivity).
 /// - One profile at a time per profiler ([`Error::Busy`]) and per target in this process.
 /// - A profile still running at [`shutdown`](Profiler::shutdown) (the agent collects running
 ///   profiles before that, so only one started outside an agent) is stopped and discarded.
 #[derive(Debug)]
 pub struct InspectorHeapProfiler {
-    sessions: ProfilerSession,
+    ranged: RangedProfile,
     config: HeapProfileConfig,
-    running: Mutex<Option<Running>>,
-}
-
-/// A profile in progress and what it holds on the target.
-#[derive(Debug)]
-struct Running {
-    session: InspectorSession,
-    domain: DomainGuard,
-    _claim: ActivityClaim,
 }
 
 /// What the attributes need from a sampling heap profile; also checks it is one.
@@ -75,10 +61,10 @@ impl InspectorHeapProfiler {
     /// [`own_session`](HeapProfileConfig::own_session), `session` only tells where to open a
     /// connection of its own. The configuration is checked at each Start.
     pub fn with_config(session: InspectorSession, config: HeapProfileConfig) -> Self {
+        let sessions = ProfilerSession::new(session, config.own_session);
         Self {
-            sessions: ProfilerSession::new(session, config.own_session),
+            ranged: RangedProfile::new(sessions, Activity::HeapSampling, DOMAIN, STOP),
             config,
-            running: Mutex::new(None),
         }
     }
 
@@ -89,7 +75,7 @@ impl InspectorHeapProfiler {
 
     /// Whether a profile is running now.
     pub async fn is_running(&self) -> bool {
-        self.running.lock().await.is_some()
+        self.ranged.is_running().await
     }
 
     /// The parameters of `HeapProfiler.startSampling`; the GC flags only when set, so that
@@ -108,20 +94,6 @@ impl InspectorHeapProfiler {
         }
         Value::Object(params)
     }
-
-    /// Enables the domain and starts sampling over `session`.
-    async fn begin(&self, session: &InspectorSession) -> Result<DomainGuard> {
-        let domain = session.enable_domain(DOMAIN).await?;
-        match session.call::<Value>(START, self.start_params()).await {
-            Ok(_) => Ok(domain),
-            Err(error) => {
-                if let Err(release) = domain.release().await {
-                    debug!(%release, "Disabling HeapProfiler after a failed start failed too.");
-                }
-                Err(error)
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -135,45 +107,41 @@ impl Profiler for InspectorHeapProfiler {
     }
 
     fn target(&self) -> TargetInfo {
-        self.sessions.given().target().clone()
+        self.ranged.sessions().given().target().clone()
     }
 
     async fn start(&self, profile: &ProfileMetadata) -> Result<()> {
         self.config.validate()?;
-        let mut running = self.running.lock().await;
-        if running.is_some() {
-            return Err(Error::Busy.into());
+        let starting = self.ranged.begin().await.map_err(|refused| match refused {
+            RangedStartError::Busy => Error::Busy.into(),
+            RangedStartError::Conflict(conflict) => Error::Conflict(conflict).into(),
+            RangedStartError::Inspector(error) => error,
+        })?;
+        let started = starting
+            .session()
+            .call::<Value>(START, self.start_params())
+            .await;
+        if let Err(error) = started {
+            starting.abandon().await;
+            return Err(error);
         }
-        let claim = TargetActivity::claim(self.sessions.given().url(), Activity::HeapSampling)
-            .map_err(Error::Conflict)?;
-        let session = self.sessions.get().await?;
-        let domain = self.begin(&session).await?;
+        starting.started();
         debug!(
             profile = %profile.id,
             sampling_interval_bytes = self.config.sampling_interval_bytes,
             "Heap sampling started."
         );
-        *running = Some(Running {
-            session,
-            domain,
-            _claim: claim,
-        });
         Ok(())
     }
 
     async fn collect(&self, writer: &mut ProfileWriter) -> Result<()> {
-        let running = self.running.lock().await.take().ok_or(Error::NotRunning)?;
-        let stopped = running
-            .session
-            .call_raw(STOP, json!({}), self.config.timeout())
-            .await;
-        // Sampling is over (or, if the stop failed, ended by the disable): free the domain and
-        // the target before writing, so a snapshot may follow at once.
-        if let Err(error) = running.domain.release().await {
-            warn!(%error, "Disabling HeapProfiler after the heap profile failed; the profile is complete.");
-        }
-        drop(running._claim);
-
+        // Sampling is over and the domain and the target are free again once this returns,
+        // so a snapshot may follow at once.
+        let stopped = self
+            .ranged
+            .stop(self.config.timeout())
+            .await
+            .ok_or(Error::NotRunning)?;
         let profile = stopped?
             .member("profile", STOP)?
             .ok_or(Error::MissingProfile)?;
@@ -207,22 +175,7 @@ impl Profiler for InspectorHeapProfiler {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        if let Some(running) = self.running.lock().await.take() {
-            warn!(
-                "Shutting down with a heap sampling profile nobody collected: stopping and discarding it."
-            );
-            if let Err(error) = running
-                .session
-                .call_raw(STOP, json!({}), DISCARD_TIMEOUT)
-                .await
-            {
-                debug!(%error, "Stopping the discarded heap sampling profile failed.");
-            }
-            if let Err(error) = running.domain.release().await {
-                debug!(%error, "Disabling HeapProfiler at shutdown failed.");
-            }
-        }
-        self.sessions.close().await;
+        self.ranged.shutdown().await;
         Ok(())
     }
 }

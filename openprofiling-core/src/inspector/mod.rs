@@ -10,6 +10,7 @@ mod http;
 mod message;
 mod process;
 mod profiler_session;
+mod ranged;
 mod reply_member;
 mod session;
 mod shared;
@@ -25,6 +26,7 @@ pub use discovery::{Discovery, list_targets, version};
 pub use domain::DomainGuard;
 pub use message::{Event, RawReply};
 pub use profiler_session::ProfilerSession;
+pub use ranged::{RangedProfile, RangedStartError, Starting};
 pub use reply_member::{REPLY_CHUNK_SIZE, ReplyMember};
 pub use session::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_MESSAGE_SIZE, InspectorSession,
