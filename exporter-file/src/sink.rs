@@ -2,7 +2,7 @@
 //! under its final name by a link (or rename) that never overwrites, or removed.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IoSlice, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +16,15 @@ use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 
-/// Compressed bytes gathered before a write reaches the file (gzip only: raw chunks, ~100 KB
-/// each, go to the file as they are, without a copy).
+/// Compressed bytes gathered before a write reaches the file (gzip only: raw chunks go to the
+/// file as they are, without a copy).
 const GZIP_WRITE_BUFFER: usize = 1 << 20;
+
+/// Profile bytes gathered (as the chunks themselves, not copied) before they go to the
+/// blocking pool together, in one vectored write for a raw file. A chunk at a time, a snapshot
+/// of ~100 KB chunks cost the agent a thread hand-off and a wake-up (two context switches)
+/// per chunk: about a tenth of its CPU.
+const WRITE_BATCH: usize = 1 << 20;
 
 /// Mode of the directories we create: the owner only (snapshots hold every string of the heap).
 const DIR_MODE: u32 = 0o700;
@@ -48,10 +54,24 @@ impl Output {
         }
     }
 
-    fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
+    /// Writes `chunks` in order: one vectored write (or as few as the kernel allows) for a raw
+    /// file.
+    fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()> {
         match self {
-            Self::Raw(out) => out.write_all(chunk),
-            Self::Gzip(out) => out.write_all(chunk),
+            Self::Raw(file) => {
+                let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+                let mut rest = &mut slices[..];
+                while !rest.is_empty() {
+                    match file.write_vectored(rest) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            Self::Gzip(out) => chunks.iter().try_for_each(|chunk| out.write_all(chunk)),
         }
     }
 
@@ -78,6 +98,9 @@ pub(crate) struct FileSink {
     directory: PathBuf,
     /// The open file; taken by finish and abort.
     output: Option<Output>,
+    /// Chunks not yet written, up to [`WRITE_BATCH`] bytes.
+    batch: Vec<Bytes>,
+    batch_bytes: usize,
     /// Profile bytes written (before compression).
     written: u64,
 }
@@ -110,8 +133,41 @@ impl FileSink {
             partial: Some(prepared.partial),
             final_path: prepared.final_path,
             directory: prepared.directory,
+            batch: Vec::new(),
+            batch_bytes: 0,
             written: 0,
         })
+    }
+
+    /// Writes the gathered chunks, on the blocking pool.
+    async fn write_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let Some(mut output) = self.output.take() else {
+            return Err(self.closed());
+        };
+        let mut batch = std::mem::take(&mut self.batch);
+        let bytes = std::mem::take(&mut self.batch_bytes) as u64;
+        let written = tokio::task::spawn_blocking(move || {
+            let result = output.write_batch(&batch);
+            batch.clear();
+            (output, batch, result)
+        })
+        .await;
+        let (output, batch, result) = written.map_err(|join| Error::Interrupted {
+            path: self.partial_path(),
+            reason: join.to_string(),
+        })?;
+        self.output = Some(output);
+        // The emptied vector keeps its capacity for the next batch.
+        self.batch = batch;
+        result.map_err(|source| Error::Write {
+            path: self.partial_path(),
+            source,
+        })?;
+        self.written += bytes;
+        Ok(())
     }
 
     fn partial_path(&self) -> PathBuf {
@@ -128,6 +184,7 @@ impl FileSink {
     }
 
     async fn publish(&mut self) -> Result<u64> {
+        self.write_batch().await?;
         let partial = self.partial_path();
         let output = self.output.take().ok_or_else(|| self.closed())?;
         let write_error = |source| Error::Write {
@@ -160,28 +217,14 @@ impl FileSink {
 #[async_trait]
 impl ExportSink for FileSink {
     async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
-        let Some(mut output) = self.output.take() else {
+        if self.output.is_none() {
             return Err(self.closed().into());
-        };
-        let len = chunk.len() as u64;
-        let written = tokio::task::spawn_blocking(move || {
-            let result = output.write_all(&chunk);
-            (output, result)
-        })
-        .await;
-        let (output, result) = written.map_err(|join| Error::Interrupted {
-            path: self.partial_path(),
-            reason: join.to_string(),
-        })?;
-        self.output = Some(output);
-        if let Err(source) = result {
-            return Err(Error::Write {
-                path: self.partial_path(),
-                source,
-            }
-            .into());
         }
-        self.written += len;
+        self.batch_bytes += chunk.len();
+        self.batch.push(chunk);
+        if self.batch_bytes >= WRITE_BATCH {
+            self.write_batch().await?;
+        }
         Ok(())
     }
 
