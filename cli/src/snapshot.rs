@@ -43,6 +43,10 @@ pub(crate) struct SnapshotArgs {
     /// Do not force a garbage collection before and after the snapshot.
     #[arg(long)]
     no_gc: bool,
+    /// Do not ask V8 for progress reports while it builds the snapshot: it then skips a pass
+    /// over the heap (about 8 % of the snapshot's time); only the bytes received are shown.
+    #[arg(long)]
+    no_progress: bool,
     /// Take the snapshot even when the memory guard expects the target to run out of memory
     /// (a snapshot makes a Node process grow to about 11× its used heap for a while).
     #[arg(long)]
@@ -71,6 +75,7 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         gc_before: !args.no_gc,
         gc_after: !args.no_gc,
         memory_guard: !args.force,
+        report_progress: !args.no_progress,
         ..HeapSnapshotConfig::default()
     };
     let result = async {

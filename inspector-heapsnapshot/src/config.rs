@@ -31,6 +31,11 @@ pub struct HeapSnapshotConfig {
     /// Records the values of numbers, not just their presence (`captureNumericValue`; default
     /// `false`). Numbers may be sensitive data, as strings are.
     pub capture_numeric_value: bool,
+    /// Asks V8 to report its progress while it builds the snapshot (`reportProgress`; default
+    /// `true`, as the original agent did), for progress bars and logs. V8 counts the heap's
+    /// objects first to do so: turning it off saved about 8 % of the snapshot's time on a
+    /// 135 MB Node heap (0.7–0.9 s of 10 s).
+    pub report_progress: bool,
     /// How long `HeapProfiler.takeHeapSnapshot` may take, chunks streamed included, before
     /// the profile fails (default 900 s: a snapshot of several GB takes minutes).
     pub timeout_secs: u64,
@@ -54,6 +59,7 @@ impl Default for HeapSnapshotConfig {
             gc_after: true,
             expose_internals: false,
             capture_numeric_value: false,
+            report_progress: true,
             timeout_secs: 900,
             own_session: false,
             memory_guard: true,
@@ -80,6 +86,7 @@ mod tests {
             "gc_after": true,
             "expose_internals": true,
             "capture_numeric_value": true,
+            "report_progress": false,
             "timeout_secs": 120,
             "own_session": true,
             "memory_guard": false,
@@ -93,6 +100,7 @@ mod tests {
                 gc_after: true,
                 expose_internals: true,
                 capture_numeric_value: true,
+                report_progress: false,
                 timeout_secs: 120,
                 own_session: true,
                 memory_guard: false,

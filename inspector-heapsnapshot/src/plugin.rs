@@ -18,6 +18,7 @@ register_profiler!(
         "gc_after",
         "expose_internals",
         "capture_numeric_value",
+        "report_progress",
         "timeout_secs",
         "own_session",
         "memory_guard",

@@ -48,7 +48,7 @@ pub(crate) async fn take_snapshot(
     }
 
     let params = json!({
-        "reportProgress": true,
+        "reportProgress": config.report_progress,
         "exposeInternals": config.expose_internals,
         "captureNumericValue": config.capture_numeric_value,
     });

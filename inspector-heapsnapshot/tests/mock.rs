@@ -201,6 +201,7 @@ async fn without_gc_no_collect_garbage_is_sent_and_options_reach_the_call() {
         gc_after: false,
         expose_internals: true,
         capture_numeric_value: true,
+        report_progress: false,
         memory_guard: false,
         ..HeapSnapshotConfig::default()
     };
@@ -224,7 +225,7 @@ async fn without_gc_no_collect_garbage_is_sent_and_options_reach_the_call() {
     );
     assert_eq!(
         mock.calls()[1].params,
-        json!({"reportProgress": true, "exposeInternals": true, "captureNumericValue": true})
+        json!({"reportProgress": false, "exposeInternals": true, "captureNumericValue": true})
     );
     assert_eq!(
         report.profile.attributes.get("expose_internals"),
@@ -614,6 +615,7 @@ async fn the_registry_lists_and_builds_heapsnapshot() {
             "gc_after",
             "expose_internals",
             "capture_numeric_value",
+            "report_progress",
             "timeout_secs",
             "own_session",
             "memory_guard",
