@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use openprofiling_core::mock::NodeProcess;
 
 /// Every entry of `dir`, hidden partial files included.
 fn entries(dir: &Path) -> Vec<String> {
@@ -23,12 +24,15 @@ fn entries(dir: &Path) -> Vec<String> {
 fn interrupt_mid_snapshot(signal: Signal, expected_code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    // About 200 MB of strings: the snapshot streams for seconds, so the signal lands mid-way.
-    let program = "globalThis.kept = Array.from({ length: 2_000_000 }, (_, i) => 'item ' + i + ' '.repeat(64)); setInterval(() => {}, 1000);";
+    // About 200 MB of strings, all built before the snapshot is asked for (the inspector
+    // could take it mid-way otherwise, small and quick): it streams for seconds, so the signal
+    // lands mid-way.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let program = "globalThis.kept = Array.from({ length: 2_000_000 }, (_, i) => 'item ' + i + ' '.repeat(64)); console.log('ready'); setInterval(() => {}, 1000);";
+    let node = runtime.block_on(NodeProcess::start(program));
     let mut child = Command::new(env!("CARGO_BIN_EXE_openprofiling"))
-        .args(["snapshot", "--no-gc", "--to"])
+        .args(["snapshot", "--no-gc", "--ws", node.ws_url(), "--to"])
         .arg(&out)
-        .args(["--", "node", "-e", program])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -81,6 +85,7 @@ fn interrupt_mid_snapshot(signal: Signal, expected_code: i32) {
         Vec::<String>::new(),
         "no file, partial or final, is left"
     );
+    runtime.block_on(node.stop());
 }
 
 #[test]

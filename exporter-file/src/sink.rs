@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, IoSlice, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -86,11 +87,27 @@ impl Output {
     }
 }
 
+/// How far publishing got; shared by the sink and the blocking task that links the file into
+/// place, so that a sink dropped while it publishes (its `finish` cancelled, by the operator's
+/// Ctrl-C for one) never leaves the profile under its final name: the profile is then
+/// reported as not saved, and must not be found saved.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Publication {
+    /// Not linked yet; may still be.
+    #[default]
+    Pending,
+    /// The sink was dropped first: the link must not happen.
+    Cancelled,
+    /// Linked under the final name, and the sink not yet told.
+    Linked,
+}
+
 /// One profile on its way into a directory.
 ///
 /// Chunks go to `.<final name>.<pid>-<n>.partial` in the target directory; on finish the file
 /// is synced and linked to its final name (refusing to overwrite), and the directory synced.
-/// On abort, on any failure in finish, or when dropped unfinished, the partial file is removed.
+/// On abort, on any failure in finish, or when dropped unfinished, the partial file is removed;
+/// when dropped while finishing, whatever name the file already has.
 pub(crate) struct FileSink {
     /// The temporary file, while it exists under that name.
     partial: Option<PathBuf>,
@@ -103,6 +120,10 @@ pub(crate) struct FileSink {
     batch_bytes: usize,
     /// Profile bytes written (before compression).
     written: u64,
+    /// How far publishing got (see [`Publication`]).
+    publication: Arc<Mutex<Publication>>,
+    /// `finish` returned: the file is the caller's.
+    published: bool,
 }
 
 impl std::fmt::Debug for FileSink {
@@ -136,6 +157,8 @@ impl FileSink {
             batch: Vec::new(),
             batch_bytes: 0,
             written: 0,
+            publication: Arc::default(),
+            published: false,
         })
     }
 
@@ -203,13 +226,28 @@ impl FileSink {
             self.final_path.clone(),
             self.directory.clone(),
         );
-        tokio::task::spawn_blocking(move || link_into_place(&from, &to, &directory))
-            .await
-            .map_err(|join| Error::Interrupted {
-                path: self.final_path.clone(),
-                reason: join.to_string(),
-            })??;
+        let publication = Arc::clone(&self.publication);
+        tokio::task::spawn_blocking(move || {
+            // Held while linking, so that a drop of the sink waits for the link to be done
+            // (and then removes it) rather than race it.
+            let mut state = publication.lock().unwrap_or_else(PoisonError::into_inner);
+            if *state == Publication::Cancelled {
+                return Err(Error::Interrupted {
+                    path: to,
+                    reason: "the profile was abandoned before it was published".to_owned(),
+                });
+            }
+            link_into_place(&from, &to, &directory)?;
+            *state = Publication::Linked;
+            Ok(())
+        })
+        .await
+        .map_err(|join| Error::Interrupted {
+            path: self.final_path.clone(),
+            reason: join.to_string(),
+        })??;
         self.partial = None;
+        self.published = true;
         Ok(stored_bytes)
     }
 }
@@ -276,6 +314,17 @@ impl Drop for FileSink {
     /// Neither finished nor aborted (or finish failed): remove the partial file, best effort.
     fn drop(&mut self) {
         drop(self.output.take());
+        if !self.published {
+            let mut state = self
+                .publication
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match *state {
+                Publication::Pending => *state = Publication::Cancelled,
+                Publication::Linked => remove_unreported(&self.final_path),
+                Publication::Cancelled => {}
+            }
+        }
         let Some(partial) = self.partial.take() else {
             return;
         };
@@ -288,6 +337,22 @@ impl Drop for FileSink {
                 "Cannot remove an unfinished profile file; remove it by hand."
             ),
         }
+    }
+}
+
+/// Removes a profile linked into place by a `finish` whose caller stopped waiting: it was
+/// never reported as saved.
+fn remove_unreported(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            debug!(path = %path.display(), "Profile file abandoned while it was published; removed.")
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => warn!(
+            path = %path.display(),
+            %error,
+            "Cannot remove a profile file abandoned while it was published (it is complete, but was reported as not saved); remove it by hand."
+        ),
     }
 }
 
@@ -425,4 +490,63 @@ fn link_into_place(partial: &Path, final_path: &Path, directory: &Path) -> Resul
         warn!(directory = %directory.display(), %error, "Cannot sync the profile directory.");
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn sink_holding_bytes(directory: &Path) -> FileSink {
+        let mut sink = FileSink::open(directory, "profile.heapsnapshot".to_owned(), false)
+            .await
+            .unwrap();
+        sink.write(Bytes::from_static(b"{\"snapshot\":{}}"))
+            .await
+            .unwrap();
+        sink.write_batch().await.unwrap();
+        sink
+    }
+
+    fn names(directory: &Path) -> Vec<String> {
+        std::fs::read_dir(directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_sink_dropped_once_linked_but_before_finish_returned_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink_holding_bytes(dir.path()).await;
+        // Where a cancelled `finish` leaves things: the blocking task linked the file, and
+        // nobody is waiting for it any more.
+        link_into_place(&sink.partial_path(), &sink.final_path, &sink.directory).unwrap();
+        *sink.publication.lock().unwrap() = Publication::Linked;
+        assert_eq!(names(dir.path()), ["profile.heapsnapshot"]);
+        drop(sink);
+        assert_eq!(names(dir.path()), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_sink_dropped_before_the_link_stops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink_holding_bytes(dir.path()).await;
+        // A drop marks the publication cancelled; here set by hand, as the drop of a sink
+        // whose `finish` is still running (in another task) would.
+        *sink.publication.lock().unwrap() = Publication::Cancelled;
+        let error = sink.publish().await.unwrap_err();
+        assert!(matches!(error, Error::Interrupted { .. }), "{error:?}");
+        drop(sink);
+        assert_eq!(names(dir.path()), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_finished_sink_keeps_its_file_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink_holding_bytes(dir.path()).await;
+        sink.publish().await.unwrap();
+        drop(sink);
+        assert_eq!(names(dir.path()), ["profile.heapsnapshot"]);
+    }
 }
