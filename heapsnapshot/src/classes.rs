@@ -42,7 +42,7 @@ pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
     let base = graph.strings.len() as u32;
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut added: Vec<String> = Vec::new();
-    let mut get = |_: &Graph, s: &str| -> u32 {
+    let mut get = |s: &str| -> u32 {
         if let Some(&i) = index.get(s) {
             return i;
         }
@@ -52,10 +52,10 @@ pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
         i
     };
     let t = graph.meta.node_types;
-    let hidden = get(graph, "(system)");
-    let code = get(graph, "(compiled code)");
-    let function = get(graph, "Function");
-    let regexp = get(graph, "RegExp");
+    let hidden = get("(system)");
+    let code = get("(compiled code)");
+    let function = get("Function");
+    let regexp = get("RegExp");
     let mut by_type: [Option<u32>; 256] = [None; 256];
     let count = graph.node_count();
     let mut classes = Vec::with_capacity(count);
@@ -70,13 +70,13 @@ pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
                     Some(space) => format!("{}>", &name[..space]),
                     None => name.to_owned(),
                 };
-                get(graph, &short)
+                get(&short)
             } else if let Some(rest) = name.strip_prefix("Detached <") {
                 let short = match rest.find(' ') {
                     Some(space) => format!("{}>", &name[..name.len() - rest.len() + space]),
                     None => name.to_owned(),
                 };
-                get(graph, &short)
+                get(&short)
             } else {
                 graph.nodes.names[n as usize]
             }
@@ -91,7 +91,7 @@ pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
                 Some(i) => i,
                 None => {
                     let name = format!("({})", graph.type_name(n));
-                    let i = get(graph, &name);
+                    let i = get(&name);
                     by_type[usize::from(ty)] = Some(i);
                     i
                 }

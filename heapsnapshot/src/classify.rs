@@ -47,13 +47,7 @@ pub(crate) fn classify(graph: &Graph) -> Classified {
         };
         classes[n as usize] = index;
     }
-    let aggregates = aggregates::build(graph, &classes, &|i| {
-        if i < base {
-            graph.strings.get(i)
-        } else {
-            added[(i - base) as usize].as_str()
-        }
-    });
+    let aggregates = aggregates::build(graph, &classes, &|i| graph.strings.get_or_extra(&added, i));
     Classified {
         classes,
         interfaces,

@@ -145,11 +145,7 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> Diff {
         std::borrow::Cow::Borrowed(_) => &before.aggregates,
         std::borrow::Cow::Owned(classes) => {
             reclassified = aggregates::build(&before.graph, classes, &|i| {
-                if i < string_count {
-                    base_strings.get(i)
-                } else {
-                    extra[(i - string_count) as usize].as_str()
-                }
+                base_strings.get_or_extra(extra, i)
             });
             &reclassified
         }

@@ -295,6 +295,15 @@ impl StringTable {
         (self.ends.len() - 1) as u32
     }
 
+    /// The string at `i`, or past the table's end `extra[i - len]` (`""` beyond both): the
+    /// strings an analysis adds (class and interface names) without changing the table.
+    pub(crate) fn get_or_extra<'a>(&'a self, extra: &'a [String], i: u32) -> &'a str {
+        match (i as usize).checked_sub(self.len()) {
+            None => self.get(i),
+            Some(beyond) => extra.get(beyond).map_or("", String::as_str),
+        }
+    }
+
     /// Bytes held (for memory accounting).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.ends.heap_bytes()
