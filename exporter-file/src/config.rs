@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Configuration of the `file` exporter, as given to the registry:
-/// `{"path": "/var/profiles", "gzip": true}`.
+/// `{"path": "/var/profiles", "gzip": true, "direct_io": true}`.
 ///
 /// Every key is optional; unknown keys are refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileExporterConfig {
     /// The directory profiles are written to. Created (mode 0700) if missing. Defaults to the
@@ -19,6 +19,21 @@ pub struct FileExporterConfig {
     /// Compress each profile with gzip and add `.gz` to its name. Defaults to `false`: raw
     /// files, which Chrome DevTools opens directly. Heap snapshots shrink several times.
     pub gzip: bool,
+    /// Write with direct I/O (`O_DIRECT`) where the file system allows it, bypassing the page
+    /// cache: a snapshot of gigabytes then costs the agent no copy into kernel memory and
+    /// leaves the pod's page cache to the service. Where the file system refuses it (tmpfs,
+    /// some FUSE and network file systems), files are written as usual. Defaults to `true`.
+    pub direct_io: bool,
+}
+
+impl Default for FileExporterConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            gzip: false,
+            direct_io: true,
+        }
+    }
 }
 
 impl FileExporterConfig {
@@ -39,11 +54,12 @@ mod tests {
         let config = FileExporterConfig {
             path: Some("/var/profiles".into()),
             gzip: true,
+            direct_io: false,
         };
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"path": "/var/profiles", "gzip": true})
+            serde_json::json!({"path": "/var/profiles", "gzip": true, "direct_io": false})
         );
         let back: FileExporterConfig = serde_json::from_value(json).unwrap();
         assert_eq!(back, config);
@@ -54,6 +70,7 @@ mod tests {
         let config: FileExporterConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(config, FileExporterConfig::default());
         assert!(!config.gzip);
+        assert!(config.direct_io);
         assert_eq!(config.directory(), std::env::temp_dir());
     }
 

@@ -20,14 +20,16 @@ use crate::sink::FileSink;
 pub struct FileExporter {
     directory: PathBuf,
     gzip: bool,
+    direct_io: bool,
 }
 
 impl FileExporter {
-    /// Writes raw profiles into `directory`.
+    /// Writes raw profiles into `directory`, with direct I/O where the file system allows it.
     pub fn new(directory: impl Into<PathBuf>) -> Self {
         Self {
             directory: directory.into(),
             gzip: false,
+            direct_io: true,
         }
     }
 
@@ -38,9 +40,19 @@ impl FileExporter {
         self
     }
 
+    /// Writes with direct I/O (`O_DIRECT`, bypassing the page cache) where the file system
+    /// allows it when `direct_io` is true (the default); through the page cache otherwise.
+    #[must_use]
+    pub fn direct_io(mut self, direct_io: bool) -> Self {
+        self.direct_io = direct_io;
+        self
+    }
+
     /// The exporter `config` describes.
     pub fn from_config(config: FileExporterConfig) -> Self {
-        Self::new(config.directory()).gzip(config.gzip)
+        Self::new(config.directory())
+            .gzip(config.gzip)
+            .direct_io(config.direct_io)
     }
 
     /// The directory profiles go to, as given.
@@ -51,6 +63,11 @@ impl FileExporter {
     /// Whether profiles are gzipped.
     pub fn is_gzip(&self) -> bool {
         self.gzip
+    }
+
+    /// Whether direct I/O is asked for (it is used where the file system allows it).
+    pub fn is_direct_io(&self) -> bool {
+        self.direct_io
     }
 
     /// The name `profile` gets in the directory.
@@ -77,12 +94,19 @@ impl Exporter for FileExporter {
         &self,
         profile: &ProfileMetadata,
     ) -> openprofiling_core::Result<Box<dyn ExportSink>> {
-        let sink = FileSink::open(&self.directory, self.file_name(profile), self.gzip).await?;
+        let sink = FileSink::open(
+            &self.directory,
+            self.file_name(profile),
+            self.gzip,
+            self.direct_io,
+        )
+        .await?;
         Ok(Box::new(sink))
     }
 }
 
-/// The registry's constructor: `{"path": "...", "gzip": false}`, both optional.
+/// The registry's constructor: `{"path": "...", "gzip": false, "direct_io": true}`, all
+/// optional.
 pub(crate) fn build(
     config: &Value,
     _context: &PluginContext,

@@ -7,7 +7,9 @@
 //! hidden `.partial` file in the same directory, synced, and only then given its final name,
 //! never replacing an existing file; a failed profile leaves nothing. Files are created 0600
 //! and missing directories 0700, since a heap snapshot holds every string of the program,
-//! secrets included.
+//! secrets included. Files are written with direct I/O (`O_DIRECT`) where the file system
+//! allows it: no copy into the page cache, which would cost the agent most of its CPU and
+//! fill the pod's memory with pages nobody reads; `direct_io: false` turns it off.
 //!
 //! ```
 //! use openprofiling_core::Exporter;
@@ -31,9 +33,11 @@
 //! | `config.rs` | [`FileExporterConfig`] |
 //! | `exporter.rs` | [`FileExporter`], the registry constructor |
 //! | `sink.rs` | one profile: temporary file, gzip, publish or remove |
+//! | `direct.rs` | the open file: direct I/O through an aligned buffer, or ordinary writes |
 //! | `error.rs` | [`Error`] |
 
 mod config;
+mod direct;
 mod error;
 mod exporter;
 mod sink;
@@ -48,6 +52,6 @@ pub const PLUGIN_NAME: &str = "file";
 openprofiling_core::register_exporter!(
     name: PLUGIN_NAME,
     description: "writes each profile into a directory (0600 files, published by rename, optional gzip)",
-    config_keys: ["path", "gzip"],
+    config_keys: ["path", "gzip", "direct_io"],
     build: exporter::build,
 );

@@ -2,7 +2,7 @@
 //! under its final name by a link (or rename) that never overwrites, or removed.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, BufWriter, IoSlice, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,14 +15,11 @@ use flate2::write::GzEncoder;
 use openprofiling_core::{ExportReceipt, ExportSink, ProfileMetadata};
 use tracing::{debug, warn};
 
+use crate::direct::ProfileFile;
 use crate::error::{Error, Result};
 
-/// Compressed bytes gathered before a write reaches the file (gzip only: raw chunks go to the
-/// file as they are, without a copy).
-const GZIP_WRITE_BUFFER: usize = 1 << 20;
-
 /// Profile bytes gathered (as the chunks themselves, not copied) before they go to the
-/// blocking pool together, in one vectored write for a raw file. A chunk at a time, a snapshot
+/// blocking pool together. A chunk at a time, a snapshot
 /// of ~100 KB chunks cost the agent a thread hand-off and a wake-up (two context switches)
 /// per chunk: about a tenth of its CPU.
 const WRITE_BATCH: usize = 1 << 20;
@@ -36,53 +33,45 @@ const FILE_MODE: u32 = 0o600;
 /// How many names the temporary file tries before giving up.
 const PARTIAL_ATTEMPTS: u32 = 16;
 
-/// The file being written, raw or through gzip. Used on the blocking pool: each chunk is moved
-/// there and written straight from its buffer.
-enum Output {
-    Raw(File),
-    Gzip(GzEncoder<BufWriter<File>>),
+/// The file being written, raw or through gzip. Used on the blocking pool: each batch of
+/// chunks is moved there and written from its buffers.
+struct Output {
+    file: ProfileFile,
+    /// Compresses into memory; what it produced is drained into the file after each batch.
+    gzip: Option<GzEncoder<Vec<u8>>>,
 }
 
 impl Output {
-    fn new(file: File, gzip: bool) -> Self {
-        if gzip {
+    fn new(file: File, gzip: bool, direct_io: bool) -> Self {
+        Self {
+            file: ProfileFile::new(file, direct_io),
             // The fastest level: the agent must keep up with the snapshot stream, and JSON
             // still shrinks several times.
-            let buffered = BufWriter::with_capacity(GZIP_WRITE_BUFFER, file);
-            Self::Gzip(GzEncoder::new(buffered, Compression::fast()))
-        } else {
-            Self::Raw(file)
+            gzip: gzip.then(|| GzEncoder::new(Vec::new(), Compression::fast())),
         }
     }
 
-    /// Writes `chunks` in order: one vectored write (or as few as the kernel allows) for a raw
-    /// file.
+    /// Writes `chunks` in order (compressed when gzipping).
     fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()> {
-        match self {
-            Self::Raw(file) => {
-                let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
-                let mut rest = &mut slices[..];
-                while !rest.is_empty() {
-                    match file.write_vectored(rest) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-            Self::Gzip(out) => chunks.iter().try_for_each(|chunk| out.write_all(chunk)),
-        }
+        let Some(encoder) = self.gzip.as_mut() else {
+            return self.file.write_chunks(chunks);
+        };
+        chunks
+            .iter()
+            .try_for_each(|chunk| encoder.write_all(chunk))?;
+        let compressed = encoder.get_mut();
+        self.file.write_bytes(compressed)?;
+        compressed.clear();
+        Ok(())
     }
 
-    /// Ends the gzip stream, flushes, syncs, and returns the bytes on disk.
+    /// Ends the gzip stream, writes the rest, syncs, and returns the bytes on disk.
     fn finish(self) -> io::Result<u64> {
-        let file = match self {
-            Self::Raw(file) => file,
-            Self::Gzip(out) => out.finish()?.into_inner().map_err(|e| e.into_error())?,
-        };
-        file.sync_all()?;
+        let mut file = self.file;
+        if let Some(encoder) = self.gzip {
+            file.write_bytes(&encoder.finish()?)?;
+        }
+        let file = file.finish()?;
         Ok(file.metadata()?.len())
     }
 }
@@ -131,7 +120,14 @@ impl std::fmt::Debug for FileSink {
         f.debug_struct("FileSink")
             .field("partial", &self.partial)
             .field("final_path", &self.final_path)
-            .field("gzip", &matches!(self.output, Some(Output::Gzip(_))))
+            .field(
+                "gzip",
+                &self.output.as_ref().is_some_and(|out| out.gzip.is_some()),
+            )
+            .field(
+                "direct_io",
+                &self.output.as_ref().is_some_and(|out| out.file.is_direct()),
+            )
             .field("written", &self.written)
             .finish()
     }
@@ -139,8 +135,13 @@ impl std::fmt::Debug for FileSink {
 
 impl FileSink {
     /// Makes sure `directory` exists, then creates the temporary file for a profile that will
-    /// be named `file_name`.
-    pub(crate) async fn open(directory: &Path, file_name: String, gzip: bool) -> Result<Self> {
+    /// be named `file_name`, written with direct I/O if `direct_io` and the file system allow.
+    pub(crate) async fn open(
+        directory: &Path,
+        file_name: String,
+        gzip: bool,
+        direct_io: bool,
+    ) -> Result<Self> {
         let given = directory.to_owned();
         let prepared = tokio::task::spawn_blocking(move || prepare(&given, &file_name))
             .await
@@ -148,9 +149,15 @@ impl FileSink {
                 path: directory.to_owned(),
                 reason: join.to_string(),
             })??;
-        debug!(partial = %prepared.partial.display(), gzip, "Profile file opened.");
+        let output = Output::new(prepared.file, gzip, direct_io);
+        debug!(
+            partial = %prepared.partial.display(),
+            gzip,
+            direct_io = output.file.is_direct(),
+            "Profile file opened."
+        );
         Ok(Self {
-            output: Some(Output::new(prepared.file, gzip)),
+            output: Some(output),
             partial: Some(prepared.partial),
             final_path: prepared.final_path,
             directory: prepared.directory,
@@ -498,7 +505,7 @@ mod tests {
     use super::*;
 
     async fn sink_holding_bytes(directory: &Path) -> FileSink {
-        let mut sink = FileSink::open(directory, "profile.heapsnapshot".to_owned(), false)
+        let mut sink = FileSink::open(directory, "profile.heapsnapshot".to_owned(), false, true)
             .await
             .unwrap();
         sink.write(Bytes::from_static(b"{\"snapshot\":{}}"))

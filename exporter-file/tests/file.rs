@@ -389,7 +389,7 @@ fn the_registry_lists_and_builds_the_file_exporter() {
         .exporters()
         .find(|plugin| plugin.name == "file")
         .expect("the file exporter registers");
-    assert_eq!(plugin.config_keys, ["path", "gzip"]);
+    assert_eq!(plugin.config_keys, ["path", "gzip", "direct_io"]);
 
     let context = PluginContext::new();
     let exporter = registry
@@ -425,13 +425,16 @@ fn config_round_trips() {
     let config = FileExporterConfig {
         path: Some("/var/profiles".into()),
         gzip: true,
+        direct_io: false,
     };
     let json = serde_json::to_string(&config).unwrap();
     let back: FileExporterConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back, config);
     assert_eq!(
         FileExporter::from_config(back),
-        FileExporter::new("/var/profiles").gzip(true)
+        FileExporter::new("/var/profiles")
+            .gzip(true)
+            .direct_io(false)
     );
     assert!(serde_json::from_str::<FileExporterConfig>(r#"{"gzip": true, "level": 9}"#).is_err());
 }
