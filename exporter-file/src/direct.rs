@@ -62,7 +62,11 @@ impl ProfileFile {
         } else {
             Vec::new()
         };
-        let start = staging.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let start = if direct {
+            staging.as_ptr().align_offset(ALIGN).min(ALIGN)
+        } else {
+            0
+        };
         Self {
             file,
             direct,
@@ -89,21 +93,37 @@ impl ProfileFile {
     /// Writes `data`: staged for direct I/O (written once a whole buffer is gathered), or
     /// straight to the file.
     pub(crate) fn write_bytes(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while self.direct && !data.is_empty() {
-            let taken = (STAGING - self.staged).min(data.len());
-            let at = self.start + self.staged;
-            self.staging[at..at + taken].copy_from_slice(&data[..taken]);
-            self.staged += taken;
+        while !data.is_empty() {
+            let taken = self.stage(data);
             data = &data[taken..];
-            if self.staged == STAGING {
+            if self.staging_full() {
                 self.write_staged_blocks()?;
+            } else if taken == 0 {
+                // Not (or no longer) direct.
+                return self.file.write_all(data);
             }
         }
-        if data.is_empty() {
-            Ok(())
-        } else {
-            self.file.write_all(data)
+        Ok(())
+    }
+
+    /// Copies as much of `data` as the staging buffer holds into it (nothing without direct
+    /// I/O, or when it is full); returns how many bytes it took. No I/O: a caller on an async
+    /// runtime may stage while the bytes are still in its core's cache, then leave the writing
+    /// ([`write_staged_blocks`](Self::write_staged_blocks)) to a blocking thread.
+    pub(crate) fn stage(&mut self, data: &[u8]) -> usize {
+        if !self.direct {
+            return 0;
         }
+        let taken = (STAGING - self.staged).min(data.len());
+        let at = self.start + self.staged;
+        self.staging[at..at + taken].copy_from_slice(&data[..taken]);
+        self.staged += taken;
+        taken
+    }
+
+    /// Whether the staging buffer is full: time to [`write_staged_blocks`](Self::write_staged_blocks).
+    pub(crate) fn staging_full(&self) -> bool {
+        self.direct && self.staged == STAGING
     }
 
     /// Writes what is still staged, syncs the file (data and metadata) and returns it.
@@ -119,8 +139,11 @@ impl ProfileFile {
 
     /// Writes the whole blocks staged with direct I/O and moves the rest to the front. On
     /// `EINVAL` (the file system refusing this direct write), falls back to ordinary writes
-    /// for what is left.
-    fn write_staged_blocks(&mut self) -> io::Result<()> {
+    /// for what is left. Nothing to do without direct I/O.
+    pub(crate) fn write_staged_blocks(&mut self) -> io::Result<()> {
+        if !self.direct {
+            return Ok(());
+        }
         let blocks = self.staged / ALIGN * ALIGN;
         let mut written = 0;
         while written < blocks {

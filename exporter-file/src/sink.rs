@@ -51,10 +51,18 @@ impl Output {
         }
     }
 
-    /// Writes `chunks` in order (compressed when gzipping).
+    /// Whether chunks are copied into the file's direct I/O buffer as they come (raw files
+    /// with direct I/O) rather than gathered into batches.
+    fn stages_chunks(&self) -> bool {
+        self.gzip.is_none() && self.file.is_direct()
+    }
+
+    /// Writes `chunks` in order (compressed when gzipping), and whatever whole blocks are
+    /// staged for direct I/O.
     fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()> {
         let Some(encoder) = self.gzip.as_mut() else {
-            return self.file.write_chunks(chunks);
+            self.file.write_chunks(chunks)?;
+            return self.file.write_staged_blocks();
         };
         chunks
             .iter()
@@ -169,9 +177,9 @@ impl FileSink {
         })
     }
 
-    /// Writes the gathered chunks, on the blocking pool.
+    /// Writes the gathered chunks (and the staged bytes), on the blocking pool.
     async fn write_batch(&mut self) -> Result<()> {
-        if self.batch.is_empty() {
+        if self.batch_bytes == 0 {
             return Ok(());
         }
         let Some(mut output) = self.output.take() else {
@@ -262,11 +270,27 @@ impl FileSink {
 #[async_trait]
 impl ExportSink for FileSink {
     async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
+        let mut staged = 0;
+        while let Some(output) = self.output.as_mut().filter(|out| out.stages_chunks()) {
+            // Copied into the direct I/O buffer now, while the chunk is still in this core's
+            // cache (it was just unescaped), and freed at once; full buffers go to the
+            // blocking pool.
+            let taken = output.file.stage(&chunk[staged..]);
+            staged += taken;
+            self.batch_bytes += taken;
+            if output.file.staging_full() {
+                self.write_batch().await?;
+            }
+            if staged == chunk.len() {
+                return Ok(());
+            }
+        }
         if self.output.is_none() {
             return Err(self.closed().into());
         }
-        self.batch_bytes += chunk.len();
-        self.batch.push(chunk);
+        // Gathered as they are (gzip, or no direct I/O): written in batches.
+        self.batch_bytes += chunk.len() - staged;
+        self.batch.push(chunk.slice(staged..));
         if self.batch_bytes >= WRITE_BATCH {
             self.write_batch().await?;
         }

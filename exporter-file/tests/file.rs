@@ -223,11 +223,13 @@ async fn gzip_round_trips_under_a_gz_name() {
 
 #[tokio::test]
 async fn a_large_profile_streams_through_raw_and_gzip() {
-    // 20 MB in 100 KB chunks.
+    // 20 MB in 100 KB chunks (not a multiple of the direct I/O block or buffer).
     let data = chunks(200, 100_000);
-    for gzip in [false, true] {
+    for (gzip, direct_io) in [(false, true), (false, false), (true, true)] {
         let dir = tempfile::tempdir().unwrap();
-        let exporter = FileExporter::new(dir.path()).gzip(gzip);
+        let exporter = FileExporter::new(dir.path())
+            .gzip(gzip)
+            .direct_io(direct_io);
         let profile = profile();
         let mut sink = exporter.begin(&profile).await.unwrap();
         for chunk in &data {
@@ -245,8 +247,11 @@ async fn a_large_profile_streams_through_raw_and_gzip() {
         } else {
             stored
         };
-        assert_eq!(content.len(), 20_000_000, "gzip {gzip}");
-        assert!(content == concat(&data), "gzip {gzip}: content differs");
+        assert_eq!(content.len(), 20_000_000, "gzip {gzip}, direct {direct_io}");
+        assert!(
+            content == concat(&data),
+            "gzip {gzip}, direct {direct_io}: content differs"
+        );
     }
 }
 
