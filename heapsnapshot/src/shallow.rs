@@ -6,14 +6,16 @@ use crate::graph::Graph;
 const UNVISITED: u32 = u32::MAX;
 const MULTIPLE: u32 = u32::MAX - 1;
 
-pub(crate) fn calculate(graph: &mut Graph) {
+/// Who owns each node (DevTools' first pass): the node itself, its single owner, [`UNVISITED`]
+/// or [`MULTIPLE`]. `None` when the snapshot has no user roots: it then exposes internals, and
+/// real allocation sizes are kept. Reads the graph only, so it can run beside other analyses.
+pub(crate) fn owners(graph: &Graph) -> Option<Vec<u32>> {
     let root = graph.root;
     let has_user_roots = graph
         .edges_of(root)
         .any(|e| graph.is_user_root(graph.edges.to[e]));
-    // Without user roots the snapshot exposes internals: keep real allocation sizes.
     if !has_user_roots {
-        return;
+        return None;
     }
     let count = graph.node_count();
     let types = graph.meta.node_types;
@@ -50,6 +52,17 @@ pub(crate) fn calculate(graph: &mut Graph) {
             }
         }
     }
+    Some(owners)
+}
+
+/// Moves each owned node's self size to its single owner (DevTools' second pass), given
+/// [`owners`] of this graph.
+pub(crate) fn apply(graph: &mut Graph, owners: Option<Vec<u32>>) {
+    let Some(owners) = owners else {
+        return;
+    };
+    let root = graph.root;
+    let types = graph.meta.node_types;
     for (i, &owner) in owners.iter().enumerate() {
         if owner == UNVISITED || owner == MULTIPLE || owner as usize == i {
             continue;

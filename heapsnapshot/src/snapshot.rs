@@ -109,14 +109,22 @@ impl HeapSnapshot {
         // Only needed to propagate the DOM state.
         graph.nodes.detachedness = Vec::new();
         progress.report(Phase::Index, 1, INDEX_STEPS);
-        let page_owned = essential::page_owned(&graph);
-        progress.report(Phase::Index, 2, INDEX_STEPS);
-        let essential = essential::essential_edges(&graph, &page_owned);
-        drop(page_owned);
-        progress.report(Phase::Index, INDEX_STEPS, INDEX_STEPS);
-
-        progress.report(Phase::ShallowSizes, 0, 1);
-        shallow::calculate(&mut graph);
+        // Who owns which array or hidden node (the first pass of the shallow sizes) only reads
+        // the graph: worked out on a second thread while this one finds the essential edges.
+        let (essential, owners) = std::thread::scope(|scope| {
+            let finding_owners = std::thread::Builder::new()
+                .name("heapsnapshot-owners".to_owned())
+                .spawn_scoped(scope, || shallow::owners(&graph));
+            let page_owned = essential::page_owned(&graph);
+            progress.report(Phase::Index, 2, INDEX_STEPS);
+            let essential = essential::essential_edges(&graph, &page_owned);
+            drop(page_owned);
+            progress.report(Phase::Index, INDEX_STEPS, INDEX_STEPS);
+            progress.report(Phase::ShallowSizes, 0, 1);
+            let owners = join_or_run(finding_owners, || shallow::owners(&graph));
+            (essential, owners)
+        });
+        shallow::apply(&mut graph, owners);
         progress.report(Phase::ShallowSizes, 1, 1);
 
         // The classes need no dominator tree: they are worked out on a second thread meanwhile
@@ -127,15 +135,7 @@ impl HeapSnapshot {
                 .spawn_scoped(scope, || classify::classify(&graph));
             let doms = dominators::calculate(&graph, &essential, &graph.nodes.self_sizes, progress);
             progress.report(Phase::ClassNames, 0, 1);
-            let classified = match classifying {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(error) => {
-                    tracing::debug!(%error, "No second thread: classifying after the dominators.");
-                    classify::classify(&graph)
-                }
-            };
+            let classified = join_or_run(classifying, || classify::classify(&graph));
             (doms, classified)
         });
         drop(essential);
@@ -264,5 +264,23 @@ impl HeapSnapshot {
             + 16 * g.locations.capacity()
             + 4 * (self.classes.capacity() + self.idom.capacity())
             + self.retained.heap_bytes()) as u64
+    }
+}
+
+/// The result of a scoped thread, or of `run` on this thread when the thread could not be
+/// started (the work is then done after the rest rather than beside it). A panic on the thread
+/// resumes here.
+fn join_or_run<T>(
+    thread: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>,
+    run: impl FnOnce() -> T,
+) -> T {
+    match thread {
+        Ok(thread) => thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        Err(error) => {
+            tracing::debug!(%error, "No second thread: running its work on this one.");
+            run()
+        }
     }
 }
