@@ -13,11 +13,12 @@ use openprofiling_core::{
 use openprofiling_inspector_heapsnapshot::{
     HeapSnapshotConfig, InspectorHeapSnapshot, SnapshotProgress,
 };
-use tokio::sync::watch;
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::{broadcast, watch};
 
 use crate::analyze::summary_text;
 use crate::destination::exporters;
-use crate::live_analysis::LiveAnalysis;
+use crate::live_analysis::{self, LiveAnalysis};
 use crate::progress::ProgressDisplay;
 use crate::report::print_report;
 use crate::stop::{StopSignal, StopSignals};
@@ -85,9 +86,10 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
             signal = stop.recv() => Err(signal),
         };
         // On a stop signal, this aborts the snapshot in flight: every destination drops what
-        // it holds and publishes nothing.
-        snapshotter.shutdown().await;
-        anyhow::Ok(taken)
+        // it holds and publishes nothing. A snapshot already being published when the signal
+        // came is let finish: its report says where it went.
+        let last_report = snapshotter.shutdown().await;
+        anyhow::Ok(taken.map_err(|signal| (signal, last_report)))
     }
     .await;
     if let Some(spawned) = resolved.spawned {
@@ -95,12 +97,7 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     }
     let report = match result? {
         Ok(report) => report?,
-        Err(signal) => {
-            return Ok(interrupted(
-                signal,
-                "the snapshot was aborted and nothing was saved",
-            ));
-        }
+        Err((signal, last_report)) => return Ok(interrupted_after(signal, last_report)),
     };
     print_report(&report);
     if let Some(snapshot) = analysis.as_ref().and_then(LiveAnalysis::take) {
@@ -119,11 +116,36 @@ fn interrupted(signal: StopSignal, what: &str) -> ExitCode {
     signal.exit_code()
 }
 
+/// Says what a stop signal during the snapshot left: nothing, or (when the signal came while
+/// the snapshot was being published, which the shutdown lets finish) where it was saved.
+fn interrupted_after(signal: StopSignal, last_report: Option<Arc<ProfileReport>>) -> ExitCode {
+    match last_report.filter(|report| saved_somewhere(report)) {
+        Some(report) => {
+            print_report(&report);
+            interrupted(
+                signal,
+                "the snapshot was already complete; it was saved as reported above",
+            )
+        }
+        None => interrupted(signal, "the snapshot was aborted and nothing was saved"),
+    }
+}
+
+/// Whether at least one destination (not the live analysis) saved the profile.
+fn saved_somewhere(report: &ProfileReport) -> bool {
+    report
+        .exports
+        .iter()
+        .any(|export| export.exporter != live_analysis::NAME && export.result.is_ok())
+}
+
 /// One agent over one session that takes heap snapshots on demand.
 pub(crate) struct Snapshotter {
     agent: RunningAgent,
     handle: ManualTriggerHandle,
     progress: watch::Receiver<SnapshotProgress>,
+    /// Every report the agent sends, from its start: the one a stop let finish included.
+    reports: broadcast::Receiver<Arc<ProfileReport>>,
 }
 
 impl Snapshotter {
@@ -147,10 +169,12 @@ impl Snapshotter {
                 |agent, exporter| agent.exporter_boxed(exporter),
             )
             .start()?;
+        let reports = agent.reports();
         Ok(Self {
             agent,
             handle,
             progress,
+            reports,
         })
     }
 
@@ -168,7 +192,63 @@ impl Snapshotter {
             .context("the agent stopped before the snapshot was complete")
     }
 
-    pub(crate) async fn shutdown(self) {
+    /// Stops the agent: a snapshot still streaming is aborted everywhere, one already being
+    /// published is let finish. Returns the last report the agent sent, if any.
+    pub(crate) async fn shutdown(mut self) -> Option<Arc<ProfileReport>> {
         self.agent.shutdown().await;
+        let mut last = None;
+        loop {
+            match self.reports.try_recv() {
+                Ok(report) => last = Some(report),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return last,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openprofiling_core::{Error, ExportOutcome, ExportReceipt, ProfileKind, ProfileMetadata};
+
+    use super::*;
+
+    fn report(exports: Vec<(&str, bool)>) -> ProfileReport {
+        ProfileReport {
+            profile: ProfileMetadata::new(ProfileKind::HeapSnapshot, "snapshot"),
+            exports: exports
+                .into_iter()
+                .map(|(exporter, saved)| ExportOutcome {
+                    exporter: exporter.to_owned(),
+                    result: if saved {
+                        Ok(ExportReceipt {
+                            location: "/profiles/x.heapsnapshot".to_owned(),
+                            stored_bytes: 1,
+                        })
+                    } else {
+                        Err(Error::Agent("aborted".to_owned()))
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_report_counts_as_saved_when_one_destination_saved_it() {
+        assert!(saved_somewhere(&report(vec![("file /p", true)])));
+        assert!(saved_somewhere(&report(vec![
+            ("object-store s3://b", false),
+            ("file /p", true),
+        ])));
+        assert!(!saved_somewhere(&report(vec![("file /p", false)])));
+        assert!(!saved_somewhere(&report(vec![])));
+    }
+
+    #[test]
+    fn the_live_analysis_is_not_a_destination() {
+        assert!(!saved_somewhere(&report(vec![
+            (live_analysis::NAME, true),
+            ("file /p", false),
+        ])));
     }
 }
