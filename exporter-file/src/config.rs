@@ -22,7 +22,8 @@ pub struct FileExporterConfig {
     /// Write with direct I/O (`O_DIRECT`) where the file system allows it, bypassing the page
     /// cache: a snapshot of gigabytes then costs the agent no copy into kernel memory and
     /// leaves the pod's page cache to the service. Where the file system refuses it (tmpfs,
-    /// some FUSE and network file systems), files are written as usual. Defaults to `true`.
+    /// some FUSE and network file systems), or the device writes slower than 100 MB/s, files
+    /// are written as usual. Defaults to `true`.
     pub direct_io: bool,
 }
 

@@ -12,16 +12,20 @@
 //! device's block size: bytes are staged in a buffer aligned to [`ALIGN`] and written in
 //! multiples of it; the last partial block goes through the page cache, after the file is
 //! switched back to ordinary writes. Where the file system refuses direct I/O (tmpfs, some
-//! FUSE and network file systems), or refuses a write with `EINVAL`, the file falls back to
-//! ordinary writes for good, with nothing lost.
+//! FUSE and network file systems), refuses a write with `EINVAL`, or where the device is too
+//! slow to keep up with a snapshot ([`DevicePace`]), the file falls back to ordinary writes for
+//! good, with nothing lost.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
+use std::time::Instant;
 
 use bytes::Bytes;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use tracing::debug;
+use tracing::{debug, info};
+
+use crate::pace::DevicePace;
 
 /// The alignment of buffer addresses, lengths and file offsets for direct I/O: the largest
 /// logical block size of common devices (512 or 4096 bytes).
@@ -41,6 +45,8 @@ pub(crate) struct ProfileFile {
     start: usize,
     /// Bytes staged at the start of the window, not yet written.
     staged: usize,
+    /// How fast the direct writes went: a device that falls behind gets ordinary writes.
+    pace: DevicePace,
 }
 
 impl std::fmt::Debug for ProfileFile {
@@ -73,6 +79,7 @@ impl ProfileFile {
             staging,
             start,
             staged: 0,
+            pace: DevicePace::default(),
         }
     }
 
@@ -138,13 +145,15 @@ impl ProfileFile {
     }
 
     /// Writes the whole blocks staged with direct I/O and moves the rest to the front. On
-    /// `EINVAL` (the file system refusing this direct write), falls back to ordinary writes
-    /// for what is left. Nothing to do without direct I/O.
+    /// `EINVAL` (the file system refusing this direct write), or when the device turns out too
+    /// slow to keep up with a snapshot (see [`DevicePace`]), falls back to ordinary writes for
+    /// what is left. Nothing to do without direct I/O.
     pub(crate) fn write_staged_blocks(&mut self) -> io::Result<()> {
         if !self.direct {
             return Ok(());
         }
         let blocks = self.staged / ALIGN * ALIGN;
+        let started = Instant::now();
         let mut written = 0;
         while written < blocks {
             let window = &self.staging[self.start + written..self.start + blocks];
@@ -166,6 +175,13 @@ impl ProfileFile {
             }
         }
         self.discard_staged(blocks);
+        if blocks > 0 && !self.pace.record(blocks, started.elapsed()) {
+            info!(
+                megabytes_per_second = self.pace.megabytes_per_second(),
+                "The device is too slow for direct writes to keep up with the profile stream; writing through the page cache."
+            );
+            return self.fall_back();
+        }
         Ok(())
     }
 

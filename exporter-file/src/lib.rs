@@ -34,12 +34,14 @@
 //! | `exporter.rs` | [`FileExporter`], the registry constructor |
 //! | `sink.rs` | one profile: temporary file, gzip, publish or remove |
 //! | `direct.rs` | the open file: direct I/O through an aligned buffer, or ordinary writes |
+//! | `pace.rs` | whether direct writes keep up with the stream |
 //! | `error.rs` | [`Error`] |
 
 mod config;
 mod direct;
 mod error;
 mod exporter;
+mod pace;
 mod sink;
 
 pub use config::FileExporterConfig;
