@@ -210,64 +210,13 @@ impl Snapshotter {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use async_trait::async_trait;
-    use bytes::Bytes;
-    use openprofiling_core::mock::{MockInspector, Reply, heap_snapshot_text};
+    use openprofiling_core::mock::{MemoryExporter, MockInspector, Reply, heap_snapshot_text};
     use openprofiling_core::{
-        Error, ExportOutcome, ExportReceipt, ExportSink, ProfileKind, ProfileMetadata, TargetInfo,
+        Error, ExportOutcome, ExportReceipt, ProfileKind, ProfileMetadata, TargetInfo,
     };
     use serde_json::json;
-    use tokio::sync::Notify;
 
     use super::*;
-
-    /// An exporter whose `finish` says it started, then waits to be released.
-    #[derive(Debug, Clone, Default)]
-    struct GatedExporter {
-        finishing: Arc<Notify>,
-        release: Arc<Notify>,
-    }
-
-    #[async_trait]
-    impl Exporter for GatedExporter {
-        fn name(&self) -> String {
-            "gated".to_owned()
-        }
-
-        async fn begin(
-            &self,
-            _: &ProfileMetadata,
-        ) -> openprofiling_core::Result<Box<dyn ExportSink>> {
-            Ok(Box::new(GatedSink(self.clone(), 0)))
-        }
-    }
-
-    #[derive(Debug)]
-    struct GatedSink(GatedExporter, u64);
-
-    #[async_trait]
-    impl ExportSink for GatedSink {
-        async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
-            self.1 += chunk.len() as u64;
-            Ok(())
-        }
-
-        async fn finish(
-            self: Box<Self>,
-            _: &ProfileMetadata,
-        ) -> openprofiling_core::Result<ExportReceipt> {
-            self.0.finishing.notify_one();
-            self.0.release.notified().await;
-            Ok(ExportReceipt {
-                location: "gated".to_owned(),
-                stored_bytes: self.1,
-            })
-        }
-
-        async fn abort(self: Box<Self>, _: &str) -> openprofiling_core::Result<()> {
-            Ok(())
-        }
-    }
 
     #[tokio::test]
     async fn a_snapshot_being_published_at_the_stop_is_let_finish_and_reported() {
@@ -292,23 +241,24 @@ mod tests {
             memory_guard: false,
             ..HeapSnapshotConfig::default()
         };
-        let gate = GatedExporter::default();
-        let snapshotter = Snapshotter::start(&target, config, vec![Arc::new(gate.clone())])
+        let (exporter, finish_gate) = MemoryExporter::finish_gated();
+        let snapshotter = Snapshotter::start(&target, config, vec![Arc::new(exporter.clone())])
             .await
             .unwrap();
         tokio::select! {
             taken = snapshotter.take() => panic!("the snapshot finished through the gate: {taken:?}"),
-            () = gate.finishing.notified() => {}
+            () = exporter.finishing.notified() => {}
         }
         // The take was dropped, as the command drops it on a stop signal; the destination is
         // still publishing.
         let stopping = tokio::spawn(snapshotter.shutdown());
-        gate.release.notify_one();
+        finish_gate.add_permits(1);
         let report = stopping.await.unwrap().expect("the agent sent a report");
         assert!(report.is_success(), "{report:?}");
         assert!(saved_somewhere(&report));
         let receipt = report.exports[0].result.as_ref().unwrap();
         assert_eq!(receipt.stored_bytes, text.len() as u64);
+        assert!(exporter.bytes() == text.as_bytes());
     }
 
     fn report(exports: Vec<(&str, bool)>) -> ProfileReport {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use crate::{Error, ExportReceipt, ExportSink, Exporter, ProfileMetadata, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// What a [`MemoryExporter`] saw, over every profile.
 #[derive(Debug, Default)]
@@ -19,7 +19,8 @@ pub struct Seen {
 }
 
 /// Keeps chunks in memory. Fails its `fail_at`-th write if set; with a `gate`, each write
-/// waits for a permit of it (a semaphore with no permits holds every write until opened).
+/// waits for a permit of it (a semaphore with no permits holds every write until opened), and
+/// with a `finish_gate` each `finish` does.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryExporter {
     /// What it saw.
@@ -28,6 +29,11 @@ pub struct MemoryExporter {
     pub fail_at: Option<usize>,
     /// Each write waits for a permit of it.
     pub gate: Option<Arc<Semaphore>>,
+    /// Each `finish` waits for a permit of it.
+    pub finish_gate: Option<Arc<Semaphore>>,
+    /// Notified each time a `finish` begins (before its gate): a test learns that a profile is
+    /// being published.
+    pub finishing: Arc<Notify>,
 }
 
 impl MemoryExporter {
@@ -42,6 +48,18 @@ impl MemoryExporter {
         (
             Self {
                 gate: Some(gate.clone()),
+                ..Self::default()
+            },
+            gate,
+        )
+    }
+
+    /// An exporter whose `finish` waits until the returned semaphore gets permits.
+    pub fn finish_gated() -> (Self, Arc<Semaphore>) {
+        let gate = Arc::new(Semaphore::new(0));
+        (
+            Self {
+                finish_gate: Some(gate.clone()),
                 ..Self::default()
             },
             gate,
@@ -121,6 +139,13 @@ impl ExportSink for MemorySink {
     }
 
     async fn finish(self: Box<Self>, profile: &ProfileMetadata) -> Result<ExportReceipt> {
+        self.exporter.finishing.notify_one();
+        if let Some(gate) = &self.exporter.finish_gate {
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|_| Error::plugin("memory", "finish gate closed"))?;
+        }
         let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.finished.push(profile.clone());
         Ok(ExportReceipt {
