@@ -44,26 +44,22 @@ impl MemoryExporter {
 
     /// An exporter whose writes wait until the returned semaphore gets permits.
     pub fn gated() -> (Self, Arc<Semaphore>) {
-        let gate = Arc::new(Semaphore::new(0));
-        (
-            Self {
-                gate: Some(gate.clone()),
-                ..Self::default()
-            },
-            gate,
-        )
+        let gate = closed_gate();
+        let exporter = Self {
+            gate: Some(gate.clone()),
+            ..Self::default()
+        };
+        (exporter, gate)
     }
 
     /// An exporter whose `finish` waits until the returned semaphore gets permits.
     pub fn finish_gated() -> (Self, Arc<Semaphore>) {
-        let gate = Arc::new(Semaphore::new(0));
-        (
-            Self {
-                finish_gate: Some(gate.clone()),
-                ..Self::default()
-            },
-            gate,
-        )
+        let gate = closed_gate();
+        let exporter = Self {
+            finish_gate: Some(gate.clone()),
+            ..Self::default()
+        };
+        (exporter, gate)
     }
 
     /// Every chunk received, concatenated.
@@ -100,6 +96,23 @@ impl MemoryExporter {
     }
 }
 
+/// A gate that holds everyone until it is given permits.
+fn closed_gate() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(0))
+}
+
+/// Waits for a permit of `gate`, if there is one; `what` names the gate in the error when
+/// it is closed.
+async fn pass(gate: Option<&Semaphore>, what: &str) -> Result<()> {
+    if let Some(gate) = gate {
+        let _permit = gate
+            .acquire()
+            .await
+            .map_err(|_| Error::plugin("memory", format!("{what} closed")))?;
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 struct MemorySink {
     exporter: MemoryExporter,
@@ -127,12 +140,7 @@ impl ExportSink for MemorySink {
         if Some(self.writes) == self.exporter.fail_at {
             return Err(Error::plugin("memory", "disk full"));
         }
-        if let Some(gate) = &self.exporter.gate {
-            let _permit = gate
-                .acquire()
-                .await
-                .map_err(|_| Error::plugin("memory", "gate closed"))?;
-        }
+        pass(self.exporter.gate.as_deref(), "gate").await?;
         let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.chunks.push(chunk);
         Ok(())
@@ -140,12 +148,7 @@ impl ExportSink for MemorySink {
 
     async fn finish(self: Box<Self>, profile: &ProfileMetadata) -> Result<ExportReceipt> {
         self.exporter.finishing.notify_one();
-        if let Some(gate) = &self.exporter.finish_gate {
-            let _permit = gate
-                .acquire()
-                .await
-                .map_err(|_| Error::plugin("memory", "finish gate closed"))?;
-        }
+        pass(self.exporter.finish_gate.as_deref(), "finish gate").await?;
         let mut seen = self.exporter.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.finished.push(profile.clone());
         Ok(ExportReceipt {
