@@ -10,12 +10,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 use url::Url;
 
 use super::address::is_loopback_host;
+use super::pinned::PinnedProcess;
 use super::target::{
     DEFAULT_INSPECTOR_PORT, DiscoveredTarget, TargetDescription, TargetSelector, TargetSpec,
     VersionInfo, host_port,
@@ -275,6 +276,10 @@ impl Discovery {
             });
         }
 
+        // Pin the process before looking at it, so that the signal, if any, reaches the
+        // process checked here and not one that took its pid since (see `pinned`).
+        let pinned = PinnedProcess::open(raw_pid).map_err(|_| process::gone(pid))?;
+
         // First of all: is it Node.js? Nothing else is signalled.
         let executable = blocking(move || process::check_node(pid)).await?;
         let status = blocking(move || process::status(pid)).await?;
@@ -330,8 +335,9 @@ impl Discovery {
             });
         }
 
-        kill(nix::unistd::Pid::from_raw(raw_pid), Signal::SIGUSR1).map_err(|errno| {
-            Error::NoSuchProcess {
+        pinned
+            .signal(Signal::SIGUSR1)
+            .map_err(|errno| Error::NoSuchProcess {
                 pid,
                 reason: match errno {
                     Errno::EPERM => "not permitted to signal it (it belongs to another user; \
@@ -340,8 +346,7 @@ impl Discovery {
                     Errno::ESRCH => "it exited".to_owned(),
                     errno => format!("cannot signal it: {}", errno.desc()),
                 },
-            }
-        })?;
+            })?;
         debug!(pid, "Sent SIGUSR1.");
 
         let started = Instant::now();

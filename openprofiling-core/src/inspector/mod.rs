@@ -8,6 +8,7 @@ mod discovery;
 mod domain;
 mod http;
 mod message;
+mod pinned;
 mod process;
 mod profiler_session;
 mod ranged;

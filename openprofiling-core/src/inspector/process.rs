@@ -75,7 +75,8 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn gone(pid: u32) -> Error {
+/// The error for a pid that no process holds.
+pub(super) fn gone(pid: u32) -> Error {
     Error::NoSuchProcess {
         pid,
         reason: "no such process".to_owned(),
