@@ -9,6 +9,7 @@ mod agent;
 mod analyze;
 mod demo;
 mod destination;
+mod error_text;
 mod live_analysis;
 mod plugins;
 mod progress;
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text::one_line(&error));
             ExitCode::FAILURE
         }
     }

@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::error_text::one_line;
 use crate::report::print_report;
 use crate::stop::StopSignals;
 use backoff::Backoff;
@@ -55,10 +56,11 @@ pub(crate) async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 let (attempt, delay) = backoff.next_delay();
                 if attempt == 1 {
                     warn!(
-                        "Cannot reach the target: {error:#}. Retrying until it answers (-v shows each attempt)."
+                        "Cannot reach the target: {}. Retrying until it answers (-v shows each attempt).",
+                        one_line(&error)
                     );
                 } else {
-                    info!(attempt, "Cannot reach the target: {error:#}");
+                    info!(attempt, "Cannot reach the target: {}", one_line(&error));
                 }
                 info!(?delay, "Next attempt to attach.");
                 tokio::select! {
