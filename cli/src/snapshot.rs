@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use openprofiling_core::{
     DiscoveredTarget, Exporter, InspectorSession, ManualTrigger, ManualTriggerHandle,
-    ProfileReport, ProfilingAgent, ReactionOutcome, RunningAgent,
+    ProfileReport, ProfileStatus, ProfilingAgent, ReactionOutcome, RunningAgent,
 };
 use openprofiling_inspector_heapsnapshot::{
     HeapSnapshotConfig, InspectorHeapSnapshot, SnapshotProgress,
@@ -21,6 +21,7 @@ use crate::destination::exporters;
 use crate::live_analysis::{self, LiveAnalysis};
 use crate::progress::ProgressDisplay;
 use crate::report::print_report;
+use crate::spawn::SpawnedTarget;
 use crate::stop::{StopSignal, StopSignals};
 use crate::target::TargetArgs;
 
@@ -68,7 +69,7 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     if let Some(analysis) = &analysis {
         exporters.push(Arc::new(analysis.clone()));
     }
-    let resolved = tokio::select! {
+    let mut resolved = tokio::select! {
         resolved = args.target.resolve() => resolved?,
         signal = stop.recv() => return Ok(interrupted(signal, "before the target was reached")),
     };
@@ -80,24 +81,78 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         ..HeapSnapshotConfig::default()
     };
     let result = async {
-        let snapshotter = Snapshotter::start(&resolved.target, config, exporters).await?;
-        let taken = tokio::select! {
-            report = snapshotter.take() => Ok(report),
-            signal = stop.recv() => Err(signal),
+        let ended = program_ended(resolved.spawned.as_ref());
+        tokio::pin!(ended);
+        let snapshotter = tokio::select! {
+            started = Snapshotter::start(&resolved.target, config, exporters) => match started {
+                Ok(snapshotter) => snapshotter,
+                // A program that ended before we attached refuses the connection.
+                Err(_) if ended_within(resolved.spawned.as_ref(), ENDED_GRACE).await => {
+                    return anyhow::Ok(Err(Cut::ProgramEnded));
+                }
+                Err(error) => return Err(error),
+            },
+            () = &mut ended => return anyhow::Ok(Err(Cut::ProgramEnded)),
+        };
+        let mut program_ended_first = false;
+        let taken = {
+            // Once the program has ended, Node answers no more calls, but what it sent before
+            // is still to be read: let go of it once nothing more comes.
+            let let_go = async {
+                (&mut ended).await;
+                snapshotter.quiet_for(QUIET_BEFORE_LETTING_GO).await;
+            };
+            tokio::pin!(let_go);
+            let take = snapshotter.take();
+            tokio::pin!(take);
+            loop {
+                tokio::select! {
+                    report = &mut take => break Ok(report),
+                    signal = stop.recv() => break Err(Cut::Signal(signal, None)),
+                    // A snapshot whose chunks had all come then completes (only the GC after
+                    // it goes unanswered); one cut short fails, and nothing is saved.
+                    () = &mut let_go, if !program_ended_first => {
+                        program_ended_first = true;
+                        snapshotter.disconnect();
+                    }
+                }
+            }
         };
         // On a stop signal, this aborts the snapshot in flight: every destination drops what
         // it holds and publishes nothing. A snapshot already being published when the signal
         // came is let finish: its report says where it went.
         let last_report = snapshotter.shutdown().await;
-        anyhow::Ok(taken.map_err(|signal| (signal, last_report)))
+        anyhow::Ok(match taken {
+            // The profile itself failed (not a destination): the program's end cut it short.
+            Ok(Ok(report))
+                if program_ended_first
+                    && matches!(report.profile.status, ProfileStatus::Failed(_)) =>
+            {
+                Err(Cut::ProgramEnded)
+            }
+            Ok(report) => Ok(report),
+            Err(Cut::Signal(signal, _)) => Err(Cut::Signal(signal, last_report)),
+            Err(cut) => Err(cut),
+        })
     }
     .await;
-    if let Some(spawned) = resolved.spawned {
-        spawned.stop().await;
-    }
+    let ended_error = match (&result, resolved.spawned.take()) {
+        (Ok(Err(Cut::ProgramEnded)), Some(spawned)) => Some(spawned.ended_error().await),
+        (_, Some(spawned)) => {
+            spawned.stop().await;
+            None
+        }
+        (_, None) => None,
+    };
     let report = match result? {
         Ok(report) => report?,
-        Err((signal, last_report)) => return Ok(interrupted_after(signal, last_report)),
+        Err(Cut::Signal(signal, last_report)) => {
+            return Ok(interrupted_after(signal, last_report));
+        }
+        Err(Cut::ProgramEnded) => {
+            return Err(ended_error
+                .unwrap_or_else(|| anyhow::anyhow!("the program ended before its snapshot")));
+        }
     };
     print_report(&report);
     if let Some(snapshot) = analysis.as_ref().and_then(LiveAnalysis::take) {
@@ -108,6 +163,35 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How long after a failed connection the news of the program's end may take to arrive.
+const ENDED_GRACE: Duration = Duration::from_secs(1);
+/// How long without a chunk, after the program's end, before the inspector is let go.
+const QUIET_BEFORE_LETTING_GO: Duration = Duration::from_secs(1);
+
+/// What cut a snapshot short.
+enum Cut {
+    /// A stop signal, and the last report the agent sent before it stopped.
+    Signal(StopSignal, Option<Arc<ProfileReport>>),
+    /// The spawned program ended before its snapshot was complete.
+    ProgramEnded,
+}
+
+/// Completes when the spawned program (if any) has ended; never for a target we did not start.
+async fn program_ended(spawned: Option<&SpawnedTarget>) {
+    match spawned {
+        Some(spawned) => spawned.ended().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether the spawned program (if any) has ended, allowing `grace` for the news.
+async fn ended_within(spawned: Option<&SpawnedTarget>, grace: Duration) -> bool {
+    match spawned {
+        Some(spawned) => spawned.has_ended_within(grace).await,
+        None => false,
+    }
 }
 
 /// Says what a stop signal cut short; the exit code a shell expects (130, 143).
@@ -142,6 +226,8 @@ fn saved_somewhere(report: &ProfileReport) -> bool {
 /// One agent over one session that takes heap snapshots on demand.
 pub(crate) struct Snapshotter {
     agent: RunningAgent,
+    /// The agent's inspector session (a clone of the profiler's handle).
+    session: InspectorSession,
     handle: ManualTriggerHandle,
     progress: watch::Receiver<SnapshotProgress>,
     /// Every report the agent sends, from its start: the one a stop let finish included.
@@ -155,7 +241,7 @@ impl Snapshotter {
         exporters: Vec<Arc<dyn Exporter>>,
     ) -> anyhow::Result<Self> {
         let session = InspectorSession::connect(target).await?;
-        let profiler = InspectorHeapSnapshot::with_config(session, config);
+        let profiler = InspectorHeapSnapshot::with_config(session.clone(), config);
         let progress = profiler.progress();
         let (trigger, handle) = ManualTrigger::new("snapshot");
         let agent = exporters
@@ -172,10 +258,22 @@ impl Snapshotter {
         let reports = agent.reports();
         Ok(Self {
             agent,
+            session,
             handle,
             progress,
             reports,
         })
+    }
+
+    /// Completes once no chunk has come for `quiet` (at once if the profiler is gone).
+    pub(crate) async fn quiet_for(&self, quiet: Duration) {
+        let mut progress = self.progress.clone();
+        while let Ok(Ok(())) = tokio::time::timeout(quiet, progress.changed()).await {}
+    }
+
+    /// Closes the inspector connection: calls in flight fail at once.
+    pub(crate) fn disconnect(&self) {
+        self.session.close();
     }
 
     /// Takes one snapshot and waits for every destination.

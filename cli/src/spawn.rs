@@ -6,19 +6,31 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 /// How long the program may take to open its inspector.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long the program may take to exit on SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a program whose script has ended may take to exit by itself once let go.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// What Node prints when its inspector listens.
 const LISTENING: &str = "Debugger listening on ";
+/// What Node prints when its program has ended while an inspector client is attached: it then
+/// waits for the client to go, and answers no more calls.
+const ENDED_WITH_CLIENT: &str = "Waiting for the debugger to disconnect...";
 
 /// A program we started with `--inspect=127.0.0.1:0`; killed if dropped.
 pub(crate) struct SpawnedTarget {
     child: Child,
     ws_url: String,
+    /// The program the operator named (`node`, `npm`...), for messages.
+    program: String,
+    /// Cancelled once the program's script has ended (see [`SpawnedTarget::ended`]).
+    ended: CancellationToken,
+    /// The task passing the program's stderr through; it ends with the program's stderr.
+    forwarder: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SpawnedTarget {
@@ -84,9 +96,17 @@ impl SpawnedTarget {
             url = ws_url,
             "Program started with its inspector on."
         );
-        // Keep passing the program's stderr through, without the inspector's own chatter.
-        tokio::spawn(async move {
+        // Keep passing the program's stderr through, without the inspector's own chatter, and
+        // watch for the program's end: Node's word for it, or its stderr closing.
+        let ended = CancellationToken::new();
+        let ended_here = ended.clone();
+        let forwarder = tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
+                if line == ENDED_WITH_CLIENT {
+                    debug!("The program has ended; Node waits for the inspector client to go.");
+                    ended_here.cancel();
+                    continue;
+                }
                 let inspector_chatter = line.starts_with("For help, see: ")
                     || line.starts_with("Debugger ending on ")
                     || line == "Debugger attached.";
@@ -94,8 +114,43 @@ impl SpawnedTarget {
                     eprintln!("{line}");
                 }
             }
+            ended_here.cancel();
         });
-        Ok(Self { child, ws_url })
+        Ok(Self {
+            child,
+            ws_url,
+            program: program.clone(),
+            ended,
+            forwarder: Some(forwarder),
+        })
+    }
+
+    /// Completes once the program's script has ended (it exited, or Node holds it open for the
+    /// attached inspector client, which then gets no answers): a snapshot cannot be taken.
+    pub(crate) async fn ended(&self) {
+        self.ended.cancelled().await;
+    }
+
+    /// Whether the program's script has ended, allowing `grace` for the news to arrive.
+    pub(crate) async fn has_ended_within(&self, grace: Duration) -> bool {
+        tokio::time::timeout(grace, self.ended()).await.is_ok()
+    }
+
+    /// The error for a program that ended before its snapshot was complete; stops it first
+    /// (see [`stop`](Self::stop)), so that what it printed last comes before this.
+    pub(crate) async fn ended_error(self) -> anyhow::Error {
+        let program = self.program.clone();
+        let status = self
+            .stop()
+            .await
+            .map(|status| format!(" ({status})"))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{program} ended{status} before its heap snapshot was complete, so there was \
+             nothing left to snapshot: `snapshot -- COMMAND` needs a program that keeps running \
+             (a server, a worker); for a script, take the snapshot from inside it with \
+             v8.writeHeapSnapshot()"
+        )
     }
 
     /// The inspector's WebSocket URL.
@@ -109,18 +164,31 @@ impl SpawnedTarget {
     }
 
     /// Stops the program: SIGTERM, then SIGKILL if it is still running after a few seconds.
-    pub(crate) async fn stop(mut self) {
+    /// A program whose script has ended is first given a moment to exit by itself (Node does
+    /// once no inspector client holds it, and prints then what it held back, such as an
+    /// uncaught exception). Returns how it exited, when known.
+    pub(crate) async fn stop(mut self) -> Option<std::process::ExitStatus> {
+        if self.ended.is_cancelled() {
+            if let Ok(Ok(status)) = tokio::time::timeout(EXIT_GRACE, self.child.wait()).await {
+                if let Some(forwarder) = self.forwarder.take() {
+                    // Its last words, before ours.
+                    let _ = tokio::time::timeout(EXIT_GRACE, forwarder).await;
+                }
+                return Some(status);
+            }
+        }
         if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGTERM,
             );
         }
-        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
+        match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
         }
     }
 }

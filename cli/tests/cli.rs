@@ -33,6 +33,44 @@ fn snapshot_of_a_spawned_command_lands_in_the_directory() {
     assert_eq!(count_objects(&files[0], "Widget"), 777);
 }
 
+/// A script that ends at once (here by throwing) leaves nothing to snapshot: the command says
+/// so at once, after the program's own last words, instead of waiting out a call timeout on a
+/// Node that holds the ended program open for its inspector client.
+#[test]
+fn a_program_that_ends_before_its_snapshot_is_reported_after_its_own_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = openprofiling(
+        &[
+            "snapshot",
+            "--to",
+            "out",
+            "--",
+            "node",
+            "-e",
+            "throw new Error('boom from the script')",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Error: boom from the script"),
+        "the program's own output comes through: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "error: node ended (exit status: 1) before its heap snapshot was complete"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        last.contains("needs a program that keeps running"),
+        "{stderr}"
+    );
+    assert!(files_with(&dir.path().join("out"), "heapsnapshot").is_empty());
+}
+
 #[test]
 fn several_destinations_each_get_their_line_and_a_bad_one_fails_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
