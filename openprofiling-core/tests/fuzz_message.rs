@@ -47,7 +47,7 @@ impl Rig {
             .enable_all()
             .build()
             .expect("a runtime");
-        let (mock, session, events) = runtime.block_on(async {
+        let (mock, session, events, ping_id) = runtime.block_on(async {
             let mock = MockInspector::start().await;
             mock.expect_always("Fuzz.ping", Reply::ok(json!({})));
             let session = InspectorSession::builder(mock.ws_url())
@@ -58,7 +58,8 @@ impl Rig {
             let events = session.subscribe(method).expect("subscribe");
             // One round trip: the mock has registered the connection before any broadcast.
             let _: Value = session.call("Fuzz.ping", json!({})).await.expect("ping");
-            (mock, session, events)
+            let ping = mock.wait_for_call("Fuzz.ping", WAIT).await;
+            (mock, session, events, ping.id)
         });
         Self {
             runtime,
@@ -66,8 +67,8 @@ impl Rig {
             session,
             events: tokio::sync::Mutex::new(events),
             sentinel: AtomicU64::new(0),
-            // Ids are given in order from 1; the ping took 1.
-            next_id: AtomicU64::new(2),
+            // Ids are given in order: the next call takes the one after the ping's.
+            next_id: AtomicU64::new(ping_id + 1),
         }
     }
 

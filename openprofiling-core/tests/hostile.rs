@@ -119,13 +119,14 @@ async fn junk_woven_into_a_snapshot_stream_changes_nothing_but_bad_chunks() {
 #[tokio::test]
 async fn a_reply_with_another_id_does_not_answer_a_call_and_the_timeout_holds() {
     let mock = MockInspector::start().await;
-    // Answers with the next id, then a CDP error with an id nobody used: never our call.
+    // Our call takes id 2 (1 is the session's own request on connecting). Answers with the
+    // next id, then a CDP error with an id nobody used: never our call.
     mock.expect(
         "Runtime.evaluate",
         Reply::steps()
-            .raw(Message::text(r#"{"id":2,"result":{"wrong":true}}"#))
+            .raw(Message::text(r#"{"id":3,"result":{"wrong":true}}"#))
             .raw(Message::text(
-                r#"{"id":3,"error":{"code":-1,"message":"no"}}"#,
+                r#"{"id":4,"error":{"code":-1,"message":"no"}}"#,
             ))
             .never(),
     );
@@ -160,7 +161,8 @@ async fn cdp_errors_of_every_shape_are_typed_and_named() {
         ),
     ];
     for (index, (error, _, _)) in shapes.iter().enumerate() {
-        let id = index + 1;
+        // Id 1 is the session's own request on connecting.
+        let id = index + 2;
         mock.expect(
             "HeapProfiler.enable",
             Reply::steps()

@@ -9,10 +9,11 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, trace, warn};
+use tracing::{debug, info, trace, warn};
 
 use super::message::{Incoming, decode};
 use super::shared::Shared;
+use super::target_end;
 use crate::Error;
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -125,6 +126,13 @@ async fn route(
                 "Reply to no pending call (timed out, or not ours) ignored."
             ),
         },
+        Ok(Incoming::Event(event)) if event.method() == target_end::WAITING_EVENT => {
+            // Every frame before this one has been routed: subscribers keep what they hold.
+            info!(url = %shared.url, "The target's program has ended; letting go of it so that it can exit.");
+            shared.close(target_end::CLOSE_REASON.to_owned());
+            closing.cancel();
+            return false;
+        }
         Ok(Incoming::Event(event)) => {
             for (subscriber, sender) in shared.subscribers_of(event.method()) {
                 // Backpressure: a slow subscriber slows the reader, and so the inspector.

@@ -17,6 +17,7 @@ mod session;
 mod shared;
 mod subscription;
 mod target;
+pub(crate) mod target_end;
 
 pub use activity::{
     Activity, ActivityClaim, Conflict, HEAP_SNAPSHOT_SAMPLING_ISSUE, TargetActivity,

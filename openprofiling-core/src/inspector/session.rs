@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -19,6 +20,7 @@ use super::message::RawReply;
 use super::shared::Shared;
 use super::subscription::Subscription;
 use super::target::DiscoveredTarget;
+use super::target_end;
 use crate::{Error, Result, TargetInfo};
 
 /// How long a call waits for its reply unless told otherwise.
@@ -30,6 +32,8 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 << 20;
 /// How long opening the WebSocket (TCP connect and handshake) may take unless told otherwise.
 /// The inspector answers from a thread of its own, even while the program is busy.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the request that makes Node announce its program's end may go unanswered.
+const TARGET_END_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Chrome DevTools Protocol client over one WebSocket to a V8 inspector.
 ///
@@ -38,6 +42,11 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The connection closes when the last clone (and the last [`DomainGuard`](super::DomainGuard)
 /// and [`Subscription`]) is dropped, or when the inspector goes away; then every pending call
 /// and every subscription gets [`Error::ConnectionClosed`] at once.
+///
+/// It also closes when a Node.js target's program ends: Node would otherwise wait for its
+/// inspector clients before exiting, and an agent beside a service would keep the service from
+/// shutting down. On connecting, the session asks Node to announce that end (which takes the
+/// call id 1), and delivers everything received before the announcement.
 ///
 /// ```no_run
 /// # async fn demo() -> openprofiling_core::Result<()> {
@@ -231,6 +240,40 @@ impl InspectorSession {
         self.inner.closing.cancel();
     }
 
+    /// Asks Node to announce its program's end, on which the connection closes (see
+    /// `target_end`). In the background, holding no handle: the session is usable at once, and
+    /// closes as soon as its last handle is dropped.
+    fn ask_to_be_told_of_the_end(&self) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let request =
+            json!({ "id": id, "method": target_end::NOTIFY_METHOD, "params": { "enabled": true } })
+                .to_string();
+        let Ok(reply) = self
+            .inner
+            .shared
+            .register_call(id, target_end::NOTIFY_METHOD)
+        else {
+            return;
+        };
+        let outgoing = self.inner.outgoing.clone();
+        let shared = Arc::clone(&self.inner.shared);
+        tokio::spawn(async move {
+            if outgoing.send(Message::text(request)).await.is_err() {
+                shared.forget_call(id);
+                return;
+            }
+            drop(outgoing);
+            match tokio::time::timeout(TARGET_END_REQUEST_TIMEOUT, reply).await {
+                Ok(Ok(Ok(_))) => debug!(url = %shared.url, "Node will announce its program's end."),
+                Ok(Ok(Err(error))) => {
+                    debug!(url = %shared.url, %error, "Not Node.js (no NodeRuntime domain): its end is not announced.");
+                }
+                Ok(Err(_)) => {} // The connection closed first.
+                Err(_) => shared.forget_call(id),
+            }
+        });
+    }
+
     /// Resolves when the connection has closed, for whatever reason.
     pub async fn closed(&self) {
         self.inner.closing.cancelled().await;
@@ -348,7 +391,7 @@ impl SessionBuilder {
             url: Some(self.url.clone()),
             ..TargetInfo::default()
         });
-        Ok(InspectorSession {
+        let session = InspectorSession {
             inner: Arc::new(Inner {
                 shared,
                 outgoing,
@@ -359,6 +402,8 @@ impl SessionBuilder {
                 domains: Domains::default(),
                 closing,
             }),
-        })
+        };
+        session.ask_to_be_told_of_the_end();
+        Ok(session)
     }
 }

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::script::run_steps;
 use super::state::{MalformedMessage, RecordedCall, Shared, truncate};
+use crate::inspector::target_end;
 
 /// Capacity of a connection's script channel: enough to keep the socket busy, small enough
 /// that a fast script waits for the socket instead of queueing hundreds of MB.
@@ -217,6 +218,11 @@ impl Reader {
             params,
         };
         let method = call.method.clone();
+        // The request every session makes on connecting, answered as Node answers it and not
+        // recorded, unless a test scripts it.
+        if method == target_end::NOTIFY_METHOD && !self.shared.is_scripted(&method) {
+            return self.send(format!(r#"{{"id":{id},"result":{{}}}}"#)).await;
+        }
         let Some(reply) = self.shared.on_call(call) else {
             let error = serde_json::json!({ "code": -32601, "message": format!("'{method}' wasn't found") });
             return self.send(error_frame(Some(id), &error)).await;

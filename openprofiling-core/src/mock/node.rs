@@ -95,6 +95,15 @@ impl NodeProcess {
         self.child.id()
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; its exit status, or `None` if
+    /// it still runs.
+    pub async fn exited_within(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
     /// Kills the process and waits for it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

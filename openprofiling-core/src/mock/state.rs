@@ -143,6 +143,16 @@ impl Shared {
         self.state().always.insert(method.to_owned(), reply);
     }
 
+    /// Whether a test scripted a reply to `method`.
+    pub(super) fn is_scripted(&self, method: &str) -> bool {
+        let state = self.state();
+        state.always.contains_key(method)
+            || state
+                .once
+                .get(method)
+                .is_some_and(|replies| !replies.is_empty())
+    }
+
     /// Records `call` and returns the reply expected for it, or `None` if it was unexpected.
     pub(super) fn on_call(&self, call: RecordedCall) -> Option<Reply> {
         let reply = {
