@@ -123,9 +123,14 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         // came is let finish: its report says where it went.
         let last_report = snapshotter.shutdown().await;
         anyhow::Ok(match taken {
-            // The profile itself failed (not a destination): the program's end cut it short.
+            // The profile itself failed (not a destination) as the program ended (we let go
+            // of it, or the session did on Node's word): the program's end cut it short.
             Ok(Ok(report))
-                if program_ended_first
+                if (program_ended_first
+                    || resolved
+                        .spawned
+                        .as_ref()
+                        .is_some_and(SpawnedTarget::has_ended))
                     && matches!(report.profile.status, ProfileStatus::Failed(_)) =>
             {
                 Err(Cut::ProgramEnded)

@@ -131,6 +131,11 @@ impl SpawnedTarget {
         self.ended.cancelled().await;
     }
 
+    /// Whether the program's script has ended, as far as we know now.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.is_cancelled()
+    }
+
     /// Whether the program's script has ended, allowing `grace` for the news to arrive.
     pub(crate) async fn has_ended_within(&self, grace: Duration) -> bool {
         tokio::time::timeout(grace, self.ended()).await.is_ok()

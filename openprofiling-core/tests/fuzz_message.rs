@@ -363,6 +363,13 @@ fn mangled_event_frames_never_panic_stall_or_decode_differently_from_serde() {
         let events = rig.exchange(FUZZ, vec![frame])?;
         prop_assert!(events.len() <= 1, "one frame gave {} events", events.len());
 
+        // Valid JSON that `Value` cannot hold (a number beyond f64) has no reference here; the
+        // session must only survive it, which `exchange` checked.
+        if serde_json::from_str::<Value>(&text).is_err()
+            && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok()
+        {
+            return Ok(());
+        }
         // What serde_json makes of the frame: an event of FUZZ, and its parameters.
         let reference = serde_json::from_str::<Value>(&text)
             .ok()
