@@ -23,7 +23,7 @@ use crate::progress::ProgressDisplay;
 use crate::report::print_report;
 use crate::spawn::SpawnedTarget;
 use crate::stop::{StopSignal, StopSignals};
-use crate::target::TargetArgs;
+use crate::target::{ResolvedTarget, TargetArgs};
 
 /// Classes `--summary` prints.
 const SUMMARY_CLASSES: usize = 20;
@@ -80,77 +80,18 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         report_progress: !args.no_progress,
         ..HeapSnapshotConfig::default()
     };
-    let result = async {
-        let ended = program_ended(resolved.spawned.as_ref());
-        tokio::pin!(ended);
-        let snapshotter = tokio::select! {
-            started = Snapshotter::start(&resolved.target, config, exporters) => match started {
-                Ok(snapshotter) => snapshotter,
-                // A program that ended before we attached refuses the connection.
-                Err(_) if ended_within(resolved.spawned.as_ref(), ENDED_GRACE).await => {
-                    return anyhow::Ok(Err(Cut::ProgramEnded));
-                }
-                Err(error) => return Err(error),
-            },
-            () = &mut ended => return anyhow::Ok(Err(Cut::ProgramEnded)),
-        };
-        let mut program_ended_first = false;
-        let taken = {
-            // Once the program has ended, Node answers no more calls, but what it sent before
-            // is still to be read: let go of it once nothing more comes.
-            let let_go = async {
-                (&mut ended).await;
-                snapshotter.quiet_for(QUIET_BEFORE_LETTING_GO).await;
-            };
-            tokio::pin!(let_go);
-            let take = snapshotter.take();
-            tokio::pin!(take);
-            loop {
-                tokio::select! {
-                    report = &mut take => break Ok(report),
-                    signal = stop.recv() => break Err(Cut::Signal(signal, None)),
-                    // A snapshot whose chunks had all come then completes (only the GC after
-                    // it goes unanswered); one cut short fails, and nothing is saved.
-                    () = &mut let_go, if !program_ended_first => {
-                        program_ended_first = true;
-                        snapshotter.disconnect();
-                    }
-                }
-            }
-        };
-        // On a stop signal, this aborts the snapshot in flight: every destination drops what
-        // it holds and publishes nothing. A snapshot already being published when the signal
-        // came is let finish: its report says where it went.
-        let last_report = snapshotter.shutdown().await;
-        anyhow::Ok(match taken {
-            // The profile itself failed (not a destination) as the program ended (we let go
-            // of it, or the session did on Node's word): the program's end cut it short.
-            Ok(Ok(report))
-                if (program_ended_first
-                    || resolved
-                        .spawned
-                        .as_ref()
-                        .is_some_and(SpawnedTarget::has_ended))
-                    && matches!(report.profile.status, ProfileStatus::Failed(_)) =>
-            {
-                Err(Cut::ProgramEnded)
-            }
-            Ok(report) => Ok(report),
-            Err(Cut::Signal(signal, _)) => Err(Cut::Signal(signal, last_report)),
-            Err(cut) => Err(cut),
-        })
-    }
-    .await;
-    let ended_error = match (&result, resolved.spawned.take()) {
-        (Ok(Err(Cut::ProgramEnded)), Some(spawned)) => Some(spawned.ended_error().await),
+    let captured = capture(&resolved, config, exporters, &mut stop).await;
+    let ended_error = match (&captured, resolved.spawned.take()) {
+        (Err(Cut::ProgramEnded), Some(spawned)) => Some(spawned.ended_error().await),
         (_, Some(spawned)) => {
             spawned.stop().await;
             None
         }
         (_, None) => None,
     };
-    let report = match result? {
-        Ok(report) => report?,
+    let report = match captured {
+        Ok(report) => report,
+        Err(Cut::Failed(error)) => return Err(error),
         Err(Cut::Signal(signal, last_report)) => {
             return Ok(interrupted_after(signal, last_report));
         }
@@ -170,6 +111,73 @@ pub(crate) async fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Takes the snapshot: what it gave, or what cut it short. Watches a program we started for its
+/// end, which leaves nothing to snapshot (see `SpawnedTarget::ended`).
+async fn capture(
+    resolved: &ResolvedTarget,
+    config: HeapSnapshotConfig,
+    exporters: Vec<Arc<dyn Exporter>>,
+    stop: &mut StopSignals,
+) -> Result<Arc<ProfileReport>, Cut> {
+    let ended = program_ended(resolved.spawned.as_ref());
+    tokio::pin!(ended);
+    let snapshotter = tokio::select! {
+        started = Snapshotter::start(&resolved.target, config, exporters) => match started {
+            Ok(snapshotter) => snapshotter,
+            // A program that ended before we attached refuses the connection.
+            Err(_) if ended_within(resolved.spawned.as_ref(), ENDED_GRACE).await => {
+                return Err(Cut::ProgramEnded);
+            }
+            Err(error) => return Err(Cut::Failed(error)),
+        },
+        () = &mut ended => return Err(Cut::ProgramEnded),
+    };
+    let mut program_ended_first = false;
+    let taken = {
+        // Once the program has ended, Node answers no more calls, but what it sent before
+        // is still to be read: let go of it once nothing more comes.
+        let let_go = async {
+            (&mut ended).await;
+            snapshotter.quiet_for(QUIET_BEFORE_LETTING_GO).await;
+        };
+        tokio::pin!(let_go);
+        let take = snapshotter.take();
+        tokio::pin!(take);
+        loop {
+            tokio::select! {
+                report = &mut take => break Ok(report),
+                signal = stop.recv() => break Err(Cut::Signal(signal, None)),
+                // A snapshot whose chunks had all come then completes (only the GC after
+                // it goes unanswered); one cut short fails, and nothing is saved.
+                () = &mut let_go, if !program_ended_first => {
+                    program_ended_first = true;
+                    snapshotter.disconnect();
+                }
+            }
+        }
+    };
+    // On a stop signal, this aborts the snapshot in flight: every destination drops what
+    // it holds and publishes nothing. A snapshot already being published when the signal
+    // came is let finish: its report says where it went.
+    let last_report = snapshotter.shutdown().await;
+    match taken {
+        // The profile itself failed (not a destination) as the program ended (we let go
+        // of it, or the session did on Node's word): the program's end cut it short.
+        Ok(Ok(report))
+            if resolved
+                .spawned
+                .as_ref()
+                .is_some_and(SpawnedTarget::has_ended)
+                && matches!(report.profile.status, ProfileStatus::Failed(_)) =>
+        {
+            Err(Cut::ProgramEnded)
+        }
+        Ok(report) => report.map_err(Cut::Failed),
+        Err(Cut::Signal(signal, _)) => Err(Cut::Signal(signal, last_report)),
+        Err(cut) => Err(cut),
+    }
+}
+
 /// How long after a failed connection the news of the program's end may take to arrive.
 const ENDED_GRACE: Duration = Duration::from_secs(1);
 /// How long without a chunk, after the program's end, before the inspector is let go.
@@ -177,6 +185,8 @@ const QUIET_BEFORE_LETTING_GO: Duration = Duration::from_secs(1);
 
 /// What cut a snapshot short.
 enum Cut {
+    /// An error: the target could not be reached, the agent stopped...
+    Failed(anyhow::Error),
     /// A stop signal, and the last report the agent sent before it stopped.
     Signal(StopSignal, Option<Arc<ProfileReport>>),
     /// The spawned program ended before its snapshot was complete.
