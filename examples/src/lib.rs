@@ -1,7 +1,7 @@
 //! Shared bits of the example agents: the target flags and logging.
 
 use clap::Args;
-use openprofiling_core::{Error, Result, TargetSpec};
+use openprofiling_core::{Error, InspectorSession, Result, TargetSpec};
 
 /// Where the program to profile is: exactly one of the three.
 #[derive(Debug, Args)]
@@ -43,11 +43,20 @@ pub fn init_logging() {
         .init();
 }
 
-/// Resolves when the process gets Ctrl-C or SIGTERM.
-pub async fn stop_requested() -> std::io::Result<()> {
+/// Resolves when the process gets Ctrl-C or SIGTERM, or when the target goes away (its program
+/// ended, and the session let go of it so that it could exit; or the connection dropped): an
+/// agent beside a program has nothing left to do then, and says why it stops.
+pub async fn stop_requested_or_target_gone(session: &InspectorSession) -> std::io::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result,
         _ = terminate.recv() => Ok(()),
+        () = session.closed() => {
+            tracing::warn!(
+                reason = session.close_reason().unwrap_or_default(),
+                "The target went away; stopping."
+            );
+            Ok(())
+        }
     }
 }

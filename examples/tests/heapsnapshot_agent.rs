@@ -19,15 +19,11 @@ impl Drop for Running {
     }
 }
 
-/// Starts `node --inspect=127.0.0.1:0` running a small program; returns it and its ws URL.
-fn start_node() -> (Running, String) {
+/// Starts `node --inspect=127.0.0.1:0 -e program`; returns it and its ws URL.
+fn start_node(program: &str) -> (Running, String) {
     let mut node = Running(
         Command::new("node")
-            .args([
-                "--inspect=127.0.0.1:0",
-                "-e",
-                "globalThis.kept = Array.from({length: 1000}, (_, i) => ({i})); setInterval(() => {}, 1000);",
-            ])
+            .args(["--inspect=127.0.0.1:0", "-e", program])
             .stderr(Stdio::piped())
             .spawn()
             .expect("node on the PATH"),
@@ -51,6 +47,20 @@ fn snapshots_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Waits up to `timeout` for `child` to exit.
+fn exit_status_within(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait_for_snapshots(dir: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -64,7 +74,9 @@ fn wait_for_snapshots(dir: &std::path::Path, count: usize) -> Vec<std::path::Pat
 
 #[test]
 fn two_sigusr2_give_two_heap_snapshots() {
-    let (_node, url) = start_node();
+    let (_node, url) = start_node(
+        "globalThis.kept = Array.from({length: 1000}, (_, i) => ({i})); setInterval(() => {}, 1000);",
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Running(
         Command::new(env!("CARGO_BIN_EXE_heapsnapshot-agent"))
@@ -103,16 +115,36 @@ fn two_sigusr2_give_two_heap_snapshots() {
 
     // SIGTERM stops the agent cleanly.
     kill(pid, Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = agent.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_status_within(&mut agent.0, Duration::from_secs(20))
+        .expect("the agent stops on SIGTERM");
     assert!(status.success(), "{status}");
+}
+
+/// Node waits for its inspector clients before it exits: the agent lets go of a program that
+/// has ended, so that it can, and stops, having nothing left to do.
+#[test]
+fn a_target_that_ends_exits_and_the_agent_stops() {
+    let (mut node, url) = start_node("setTimeout(() => {}, 3000);");
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_heapsnapshot-agent"))
+            .args(["--ws", &url, "--to"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(agent.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("ready:"), "{ready}");
+
+    let node_status = exit_status_within(&mut node.0, Duration::from_secs(30))
+        .expect("node exits by itself once its program has ended");
+    assert!(node_status.success(), "{node_status}");
+    let agent_status = exit_status_within(&mut agent.0, Duration::from_secs(30))
+        .expect("the agent stops once its target is gone");
+    assert!(agent_status.success(), "{agent_status}");
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use openprofiling_core::{Discovery, InspectorSession, ProfilingAgent};
-use openprofiling_examples::{TargetArgs, init_logging, stop_requested};
+use openprofiling_examples::{TargetArgs, init_logging, stop_requested_or_target_gone};
 use openprofiling_exporter_file::FileExporter;
 use openprofiling_inspector_heapsnapshot::InspectorHeapSnapshot;
 use openprofiling_trigger_signal::{Signal, SignalTrigger};
@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     // SIGUSR2 → heap snapshot → files, as the original's README.
     let trigger = Arc::new(SignalTrigger::new(Signal::USR2));
     let agent = ProfilingAgent::new()
-        .register(trigger.clone(), InspectorHeapSnapshot::new(session))
+        .register(trigger.clone(), InspectorHeapSnapshot::new(session.clone()))
         .exporter(FileExporter::new(&cli.to))
         .start()?;
 
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
             cli.to.display()
         );
     }
-    stop_requested().await?;
+    stop_requested_or_target_gone(&session).await?;
     agent.shutdown().await;
     Ok(())
 }

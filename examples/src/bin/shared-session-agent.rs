@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use openprofiling_core::{Discovery, InspectorSession, ProfilingAgent};
-use openprofiling_examples::{TargetArgs, init_logging, stop_requested};
+use openprofiling_examples::{TargetArgs, init_logging, stop_requested_or_target_gone};
 use openprofiling_exporter_file::FileExporter;
 use openprofiling_inspector_cpu_profiler::InspectorCpuProfiler;
 use openprofiling_inspector_heapsnapshot::InspectorHeapSnapshot;
@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
             snapshot.clone(),
             InspectorHeapSnapshot::new(session.clone()),
         )
-        .register(cpu.clone(), InspectorCpuProfiler::new(session))
+        .register(cpu.clone(), InspectorCpuProfiler::new(session.clone()))
         .exporter(FileExporter::new(&cli.to))
         .start()?;
 
@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
             cli.to.display()
         );
     }
-    stop_requested().await?;
+    stop_requested_or_target_gone(&session).await?;
     agent.shutdown().await; // a running CPU profile is stopped and written
     Ok(())
 }
