@@ -38,6 +38,25 @@ fn start_node(program: &str) -> (Running, String) {
     panic!("node never printed its inspector URL");
 }
 
+/// Starts the example agent on `url`, writing to `dir`; returns it once it says it is ready.
+fn start_agent(url: &str, dir: &std::path::Path) -> Running {
+    let mut agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_heapsnapshot-agent"))
+            .args(["--ws", url, "--to"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(agent.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("ready:"), "{ready}");
+    agent
+}
+
 fn snapshots_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
@@ -78,20 +97,7 @@ fn two_sigusr2_give_two_heap_snapshots() {
         "globalThis.kept = Array.from({length: 1000}, (_, i) => ({i})); setInterval(() => {}, 1000);",
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_heapsnapshot-agent"))
-            .args(["--ws", &url, "--to"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut ready = String::new();
-    BufReader::new(agent.0.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert!(ready.starts_with("ready:"), "{ready}");
+    let mut agent = start_agent(&url, dir.path());
     let pid = Pid::from_raw(i32::try_from(agent.0.id()).unwrap());
 
     kill(pid, Signal::SIGUSR2).unwrap();
@@ -126,20 +132,7 @@ fn two_sigusr2_give_two_heap_snapshots() {
 fn a_target_that_ends_exits_and_the_agent_stops() {
     let (mut node, url) = start_node("setTimeout(() => {}, 3000);");
     let dir = tempfile::tempdir().unwrap();
-    let mut agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_heapsnapshot-agent"))
-            .args(["--ws", &url, "--to"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut ready = String::new();
-    BufReader::new(agent.0.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert!(ready.starts_with("ready:"), "{ready}");
+    let mut agent = start_agent(&url, dir.path());
 
     let node_status = exit_status_within(&mut node.0, Duration::from_secs(30))
         .expect("node exits by itself once its program has ended");
