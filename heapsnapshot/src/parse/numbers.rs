@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use wide::u8x16;
+
 use crate::error::{Error, Result};
 
 /// Receives the integers of an array, in order, in batches.
@@ -91,12 +93,6 @@ fn load(bytes: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// One bit per byte (bit `k` for byte `k`) from a mask with 0x80 in flagged bytes.
-#[inline(always)]
-fn gather(flags: u64) -> u64 {
-    (flags >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-}
-
 /// The value of the `len` (1 to 16) digits at `bytes[start..]` (`start + 16 <= bytes.len()`).
 #[inline(always)]
 fn number_at(bytes: &[u8], start: usize, len: usize) -> u64 {
@@ -107,6 +103,24 @@ fn number_at(bytes: &[u8], start: usize, len: usize) -> u64 {
         let rest = len as u32 - 8;
         parse_digits(low, 8) * POW10[rest as usize] + parse_digits(load(bytes, start + 8), rest)
     }
+}
+
+/// A bit per byte of `bytes[at..at + 16]` (bit `k` for byte `k`) set for `,` and `\n`; `None` if
+/// one of the bytes is neither those nor an ASCII digit. 16 bytes per SIMD step (SSE2, which
+/// every x86-64 has, or NEON; plain code elsewhere).
+#[inline(always)]
+fn lane_separators(bytes: &[u8], at: usize) -> Option<u64> {
+    let mut lane = [0u8; 16];
+    lane.copy_from_slice(&bytes[at..at + 16]);
+    let lane = u8x16::new(lane);
+    let digit_value = lane - u8x16::splat(b'0');
+    // Bytes below `0` wrap around to large values: one unsigned comparison checks both ends.
+    let digits = digit_value.min(u8x16::splat(9)).cmp_eq(digit_value);
+    let separators = lane.cmp_eq(u8x16::splat(b',')) | lane.cmp_eq(u8x16::splat(b'\n'));
+    if (digits | separators).move_mask() != 0xFFFF {
+        return None;
+    }
+    Some(u64::from(separators.move_mask() as u16))
 }
 
 /// Parses whole numbers from `bytes[i..]` (`i` between numbers) into `out` while every byte is a
@@ -123,15 +137,13 @@ fn scan_numbers(bytes: &[u8], i: usize, out: &mut [u64]) -> (usize, usize) {
     // Room for the widest numbers read from the last block, and for a block of `1,1,...`.
     while block + BLOCK + 16 <= bytes.len() && count + BLOCK / 2 <= out.len() {
         let mut separators = 0u64;
-        for k in 0..BLOCK / 8 {
-            let word = load(bytes, block + 8 * k);
-            let flags = non_digits(word);
-            if flags != bytes_equal(word, b',') | bytes_equal(word, b'\n') {
+        for k in 0..BLOCK / 16 {
+            match lane_separators(bytes, block + 16 * k) {
+                Some(lane) => separators |= lane << (16 * k),
                 // Something else (`]`, a space, an error) in this block: leave it to the
                 // careful path, from the start of the unfinished number if any.
-                return (pending.unwrap_or(block), count);
+                None => return (pending.unwrap_or(block), count),
             }
-            separators |= gather(flags) << (8 * k);
         }
         let digits = !separators;
         let previous_digit = u64::from(pending.is_some());
@@ -576,6 +588,26 @@ mod tests {
             matches!(err, Error::Syntax { offset, .. } if offset == bad as u64),
             "{err}"
         );
+    }
+
+    /// The 16-byte step's digit test is one unsigned comparison: the bytes just outside `0`..=`9`
+    /// and the wrap-around ends must still be refused wherever they are in a block.
+    #[test]
+    fn bytes_next_to_the_digits_are_refused_anywhere_in_a_block() {
+        for bad in [b'/', b':', 0x00, 0x7f, 0x80, 0xff, b'-', b'+', b'.'] {
+            for at in 0..80 {
+                let mut text = b"1234,".repeat(40);
+                text[at] = bad;
+                text.push(b']');
+                let err = IntScanner::default()
+                    .scan(&text, 0, "nodes", &mut Collect(Vec::new()))
+                    .expect_err("a byte that is no digit");
+                assert!(
+                    matches!(err, Error::Syntax { offset, .. } if offset == at as u64),
+                    "byte {bad:#04x} at {at}: {err}"
+                );
+            }
+        }
     }
 
     #[test]
