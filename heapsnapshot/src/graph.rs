@@ -38,7 +38,7 @@ impl Graph {
         let mut locations = Vec::new();
         if let Some((at, len)) = raw.meta.location_fields {
             locations.reserve_exact(raw.locations.len() / len.max(1));
-            for (position, record) in raw.locations.chunks_exact(len).enumerate() {
+            for record in raw.locations.chunks_exact(len) {
                 let index = record[at[0]];
                 if index % field_count != 0 {
                     continue;
@@ -48,25 +48,28 @@ impl Graph {
                     line: record[at[2]],
                     column: record[at[3]],
                 };
-                locations.push((index / field_count, location, position));
+                locations.push((index / field_count, location));
             }
         }
-        // Last one wins for duplicates: sort by (ordinal, position), keep the last of each run.
-        locations.sort_unstable_by_key(|&(ordinal, _, position)| (ordinal, position));
-        let mut deduped: Vec<(u32, Location)> = Vec::with_capacity(locations.len());
-        for (ordinal, location, _) in locations {
-            match deduped.last_mut() {
-                Some(last) if last.0 == ordinal => last.1 = location,
-                _ => deduped.push((ordinal, location)),
+        // Last one wins for duplicates: a stable sort by ordinal keeps them in file order, and
+        // the last of each run is kept. V8 lists locations almost in node order, which the
+        // stable sort's run detection makes cheap.
+        locations.sort_by_key(|&(ordinal, _)| ordinal);
+        locations.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
             }
-        }
+            same
+        });
+        locations.shrink_to_fit();
         let root = (raw.meta.root_index / u64::from(field_count)) as u32;
         Graph {
             meta: raw.meta,
             nodes: raw.nodes,
             edges: raw.edges,
             strings: raw.strings,
-            locations: deduped,
+            locations,
             root,
         }
     }
@@ -151,5 +154,34 @@ impl Graph {
             .binary_search_by_key(&n, |&(o, _)| o)
             .ok()
             .map(|i| self.locations[i].1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::SnapshotParser;
+
+    /// Three nodes; locations out of node order, node 1 listed twice (DevTools keeps the last).
+    #[test]
+    fn locations_are_sorted_by_node_and_the_last_listed_wins() {
+        let document = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","object","synthetic"],"string","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"],"location_fields":["object_index","script_id","line","column"]},"node_count":3,"edge_count":2},
+"nodes":[2,0,1,0,2,1,1,3,10,0,1,1,5,20,0],"edges":[2,1,5,2,1,10],
+"locations":[10,7,1,1,5,7,2,2,5,7,3,3,6,9,9,9],"strings":["","a"]}"#;
+        let mut parser = SnapshotParser::new();
+        parser.feed(document.as_bytes()).expect("parses");
+        let graph = Graph::new(parser.finish_raw().expect("valid"));
+        let at = |script_id, line, column| {
+            Some(Location {
+                script_id,
+                line,
+                column,
+            })
+        };
+        assert_eq!(graph.location(0), None);
+        assert_eq!(graph.location(1), at(7, 3, 3), "the last of node 1's two");
+        assert_eq!(graph.location(2), at(7, 1, 1));
+        // Index 6 is no node's start: ignored.
+        assert_eq!(graph.locations.len(), 2);
     }
 }

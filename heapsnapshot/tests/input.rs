@@ -149,7 +149,24 @@ fn malformed_documents_say_what_and_where() {
     let doc = format!(
         r#"{{"snapshot":{META},"nodes":[2,0,1,0,1, 1,1,3,16,0],"edges":[2,1,50],"strings":["","a"]}}"#
     );
-    assert!(matches!(error_of(&doc), Error::Inconsistent { .. }));
+    let e = error_of(&doc);
+    assert!(matches!(e, Error::Inconsistent { .. }), "{e}");
+    assert!(e.to_string().contains("edge #0 points to node #10"), "{e}");
+
+    // A property edge's name is a string index; an element edge's is an array index.
+    let doc = format!(
+        r#"{{"snapshot":{META},"nodes":[2,0,1,0,1, 1,1,3,16,0],"edges":[2,7,5],"strings":["","a"]}}"#
+    );
+    let e = error_of(&doc);
+    assert!(e.to_string().contains("edge #0 names string 7"), "{e}");
+    let doc = format!(
+        r#"{{"snapshot":{META},"nodes":[2,0,1,0,1, 1,1,3,16,0],"edges":[1,7,5],"strings":["","a"]}}"#
+    );
+    let mut parser = SnapshotParser::new();
+    parser.feed(doc.as_bytes()).expect("parses");
+    parser
+        .finish()
+        .expect("an element edge's index is not a string");
 
     let doc = format!(
         r#"{{"snapshot":{META},"nodes":[2,0,1,0,1, 1,9,3,16,0],"edges":[2,1,5],"strings":["","a"]}}"#

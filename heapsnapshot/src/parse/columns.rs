@@ -135,6 +135,18 @@ impl Edges {
     }
 }
 
+/// The largest references the sinks stored, so that `validate` checks them without another pass
+/// over the arrays (it looks for the offending record only when one is out of range).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LargestReferences {
+    /// Node names (string indices).
+    pub node_name: u32,
+    /// Names of edges whose `name_or_index` is a string index (not element or hidden edges).
+    pub edge_string_name: u32,
+    /// Edge targets (node ordinals).
+    pub edge_to: u32,
+}
+
 fn reserve(count: Option<u64>) -> usize {
     // Trust the header for exact allocation, but not blindly: at most 2^31 entries up front.
     count.map_or(0, |c| c.min(1 << 31) as usize)
@@ -152,6 +164,8 @@ pub(crate) struct NodeSink {
     type_count: u64,
     /// Self sizes above 4 GiB, wrapped as DevTools' `Uint32Array` does.
     pub wrapped_sizes: u64,
+    /// The largest name stored.
+    pub largest_name: u32,
 }
 
 impl NodeSink {
@@ -183,6 +197,7 @@ impl NodeSink {
             at,
             type_count: meta.node_type_names.len() as u64,
             wrapped_sizes: 0,
+            largest_name: 0,
         }
     }
 
@@ -221,9 +236,11 @@ impl NodeSink {
         if self_size > u64::from(u32::MAX) {
             self.wrapped_sizes += 1;
         }
+        let name = to_u32(r[at.name], offset, NODES)?;
+        self.largest_name = self.largest_name.max(name);
         let n = &mut self.nodes;
         n.types.push(ty as u8);
-        n.names.push(to_u32(r[at.name], offset, NODES)?);
+        n.names.push(name);
         n.ids.push(to_u32(r[at.id], offset, NODES)?);
         n.self_sizes.push(self_size as u32);
         n.first_edge.push(to_u32(r[at.edge_count], offset, NODES)?);
@@ -275,6 +292,12 @@ pub(crate) struct EdgeSink {
     type_count: u64,
     div: FastDiv,
     node_field_count: usize,
+    /// The types whose `name_or_index` is an index, not a string.
+    index_types: [u8; 2],
+    /// The largest string index among the names stored.
+    pub largest_string_name: u32,
+    /// The largest target stored.
+    pub largest_to: u32,
 }
 
 impl EdgeSink {
@@ -295,6 +318,9 @@ impl EdgeSink {
             type_count: meta.edge_type_names.len() as u64 - 1,
             div: FastDiv::new(meta.node_fields.len() as u32),
             node_field_count: meta.node_fields.len(),
+            index_types: [meta.edge_types.element, meta.edge_types.hidden],
+            largest_string_name: 0,
+            largest_to: 0,
         }
     }
 
@@ -326,6 +352,13 @@ impl EdgeSink {
                 ),
             )
         })?;
+        let string_name = if self.index_types.contains(&(ty as u8)) {
+            0
+        } else {
+            name
+        };
+        self.largest_string_name = self.largest_string_name.max(string_name);
+        self.largest_to = self.largest_to.max(ordinal);
         self.edges.push(ty as u8, name, ordinal);
         Ok(())
     }

@@ -15,7 +15,7 @@ pub(crate) use columns::{Edges, Nodes};
 pub(crate) use meta::Meta;
 pub(crate) use strings::StringTable;
 
-use columns::{EdgeSink, NodeSink};
+use columns::{EdgeSink, LargestReferences, NodeSink};
 use numbers::{DiscardSink, IntScanner, Prescanned, VecSink, accept_u32s};
 use skip::Skipper;
 use strings::StringsParser;
@@ -126,6 +126,7 @@ pub struct SnapshotParser {
     locations: Option<Vec<u32>>,
     int_scanner: IntScanner,
     wrapped_sizes: u64,
+    largest: LargestReferences,
 }
 
 impl Default for SnapshotParser {
@@ -150,6 +151,7 @@ impl SnapshotParser {
             locations: None,
             int_scanner: IntScanner::default(),
             wrapped_sizes: 0,
+            largest: LargestReferences::default(),
         }
     }
 
@@ -478,6 +480,7 @@ impl SnapshotParser {
                     ));
                 }
                 self.wrapped_sizes = sink.wrapped_sizes;
+                self.largest.node_name = sink.largest_name;
                 self.nodes = Some(sink.nodes);
             }
             IntTarget::Edges(sink) => {
@@ -488,6 +491,8 @@ impl SnapshotParser {
                         "the edges array ends in the middle of an edge record",
                     ));
                 }
+                self.largest.edge_string_name = sink.largest_string_name;
+                self.largest.edge_to = sink.largest_to;
                 self.edges = Some(sink.edges);
             }
             IntTarget::Locations(sink) => self.locations = Some(sink.values),
@@ -537,7 +542,7 @@ impl SnapshotParser {
             strings: StringTable::from_parts(strings.bytes, strings.ends),
             locations,
         };
-        validate::validate(raw)
+        validate::validate(raw, self.largest)
     }
 
     /// Ends the input and analyses the snapshot (see [`HeapSnapshot`]).

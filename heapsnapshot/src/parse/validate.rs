@@ -1,10 +1,13 @@
 //! Checks of the parsed arrays: counts agree with the header, every reference is in range.
 
 use super::RawSnapshot;
+use super::columns::LargestReferences;
 use crate::error::{Error, Result};
 
-/// Checks counts and references, so the analysis can index without bounds surprises.
-pub(crate) fn validate(mut raw: RawSnapshot) -> Result<RawSnapshot> {
+/// Checks counts and references, so the analysis can index without bounds surprises. `largest`:
+/// the largest references the parse stored; the arrays are searched only when one is out of
+/// range, for the error message.
+pub(crate) fn validate(mut raw: RawSnapshot, largest: LargestReferences) -> Result<RawSnapshot> {
     let node_count = raw.nodes.len();
     let n = &raw.nodes;
     if n.names.len() != node_count
@@ -43,12 +46,13 @@ pub(crate) fn validate(mut raw: RawSnapshot) -> Result<RawSnapshot> {
     }
     raw.nodes.index_edges(edge_count)?;
     let string_count = raw.strings.len() as u64;
-    if let Some((ordinal, &name)) = raw
-        .nodes
-        .names
-        .iter()
-        .enumerate()
-        .find(|&(_, &name)| u64::from(name) >= string_count)
+    if u64::from(largest.node_name) >= string_count
+        && let Some((ordinal, &name)) = raw
+            .nodes
+            .names
+            .iter()
+            .enumerate()
+            .find(|&(_, &name)| u64::from(name) >= string_count)
     {
         return Err(Error::inconsistent(format!(
             "node #{ordinal} names string {name} but there are {string_count} strings"
@@ -56,7 +60,10 @@ pub(crate) fn validate(mut raw: RawSnapshot) -> Result<RawSnapshot> {
     }
     let element = raw.meta.edge_types.element;
     let hidden = raw.meta.edge_types.hidden;
-    for (ordinal, &to) in raw.edges.to.iter().enumerate() {
+    let edges_in_range = (largest.edge_to as usize) < node_count
+        && u64::from(largest.edge_string_name) < string_count;
+    let edges_to_search = if edges_in_range { 0 } else { edge_count };
+    for (ordinal, &to) in raw.edges.to[..edges_to_search].iter().enumerate() {
         let (t, name) = (raw.edges.ty(ordinal), raw.edges.name(ordinal));
         if to as usize >= node_count {
             return Err(Error::inconsistent(format!(
