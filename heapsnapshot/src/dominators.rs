@@ -8,7 +8,7 @@
 //! transliteration of DevTools' code it is checked against. Peak memory: 9 bytes per node plus 4
 //! per essential edge (its predecessor lists), or 12 bytes per node while the result is mapped
 //! back to node ordinals (the 8 the analysis keeps, plus the preorder); the depth-first numbering
-//! runs three times rather than keep its results.
+//! runs twice rather than keep its results (the parents come from the predecessor lists).
 
 mod preorder;
 #[cfg(test)]
@@ -19,7 +19,7 @@ mod tests;
 
 use std::ops::Range;
 
-use crate::essential::BitVec;
+use crate::essential::{BitVec, EssentialEdges};
 use crate::graph::Graph;
 use crate::progress::{Phase, Progress};
 use crate::retained::RetainedSizes;
@@ -82,6 +82,8 @@ pub(crate) struct Flow<'a> {
     /// Target ordinal of every edge.
     pub to: &'a [u32],
     pub essential: &'a BitVec,
+    /// A bit per node: it is the target of an essential edge.
+    pub retained: &'a BitVec,
     pub root: u32,
 }
 
@@ -101,14 +103,15 @@ impl Flow<'_> {
 
 pub(crate) fn calculate(
     graph: &Graph,
-    essential: &BitVec,
+    essential: &EssentialEdges,
     self_sizes: &[u32],
     progress: &dyn Progress,
 ) -> Dominators {
     let flow = Flow {
         first_edge: &graph.nodes.first_edge,
         to: &graph.edges.to,
-        essential,
+        essential: &essential.edges,
+        retained: &essential.retained,
         root: graph.root,
     };
     let (idom, vertex) = immediate_dominators(flow, progress);
@@ -129,18 +132,10 @@ pub(crate) fn immediate_dominators(
     let node_count = flow.node_count();
     let total = node_count as u64;
     progress.report(Phase::Dominators, 0, total);
-    let mut retained = BitVec::new(node_count);
-    for n in 0..node_count as u32 {
-        for e in flow.edges(n) {
-            retained.set(flow.to[e] as usize);
-        }
-    }
     // Vertices are numbered 1..=n in DevTools' preorder; 0 means none. Buffers are handed on
     // rather than freed and allocated again, so no fragmentation of the heap adds to the peak.
     let mut number = vec![0u32; node_count + 1];
-    let order = preorder::number(flow, &retained, |ordinal, v, _| {
-        number[ordinal as usize] = v
-    });
+    let order = preorder::number(flow, |ordinal, v, _| number[ordinal as usize] = v);
     // Essential predecessors of every vertex, by number, in DevTools' retainer order.
     let preds = Csr::build(node_count + 1, |visit| {
         for n in 0..node_count as u32 {
@@ -157,13 +152,10 @@ pub(crate) fn immediate_dominators(
     } = preds;
     let rows = semi_nca::Rows::new(&label);
     label.truncate(node_count + 1);
-    // Numbering again gives the parents, cheaper than holding them through the above.
-    let mut parent = number;
-    parent[0] = 0;
-    preorder::number(flow, &retained, |_, v, p| parent[v as usize] = p);
     progress.report(Phase::Dominators, total / 3, total);
     let step = (node_count as u32 / 64).max(1);
-    let (idom_by_number, mut vertex) = semi_nca::run(rows, preds, parent, label, order, |done| {
+    // The numbers' buffer serves as the forest's.
+    let (idom_by_number, mut vertex) = semi_nca::run(rows, preds, number, label, order, |done| {
         if done % step == 0 {
             progress.report(
                 Phase::Dominators,
@@ -173,9 +165,7 @@ pub(crate) fn immediate_dominators(
         }
     });
     // Numbering again costs less memory than keeping the preorder through the computation.
-    preorder::number(flow, &retained, |ordinal, v, _| {
-        vertex[v as usize] = ordinal
-    });
+    preorder::number(flow, |ordinal, v, _| vertex[v as usize] = ordinal);
     let mut idom = vec![u32::MAX; node_count];
     for (v, &d) in idom_by_number.iter().enumerate().skip(1) {
         idom[vertex[v] as usize] = vertex[d as usize];

@@ -62,9 +62,20 @@ pub(crate) fn page_owned(graph: &Graph) -> BitVec {
     flags
 }
 
+/// The edges the dominator tree is computed over, and the nodes they retain.
+#[derive(Debug)]
+pub(crate) struct EssentialEdges {
+    /// A bit per edge.
+    pub edges: BitVec,
+    /// A bit per node: it has at least one essential retainer (marked here, in the same pass,
+    /// rather than in another pass over every edge).
+    pub retained: BitVec,
+}
+
 /// The essential-edge bitmap.
-pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> BitVec {
+pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> EssentialEdges {
     let mut essential = BitVec::new(graph.edge_count());
+    let mut retained = BitVec::new(graph.node_count());
     let types = graph.meta.edge_types;
     // Names that are not WeakMap edges, cached (DevTools caches the negative answer too).
     let mut not_weakmap = BitVec::new(graph.strings.len());
@@ -101,7 +112,11 @@ pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> BitVec {
                 }
             }
             essential.set(e);
+            retained.set(child as usize);
         }
     }
-    essential
+    EssentialEdges {
+        edges: essential,
+        retained,
+    }
 }

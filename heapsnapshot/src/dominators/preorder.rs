@@ -16,12 +16,8 @@ pub(super) struct Numbering {
 }
 
 /// Numbers every node, calling `visit(ordinal, number, parent number)` in number order (the
-/// root's parent is 0). `retained[n]`: node n has an essential retainer.
-pub(super) fn number(
-    flow: Flow<'_>,
-    retained: &BitVec,
-    mut visit: impl FnMut(u32, u32, u32),
-) -> Numbering {
+/// root's parent is 0).
+pub(super) fn number(flow: Flow<'_>, mut visit: impl FnMut(u32, u32, u32)) -> Numbering {
     let node_count = flow.node_count();
     let mut visited = BitVec::new(node_count);
     let mut count: u32 = 0;
@@ -69,7 +65,7 @@ pub(super) fn number(
             "Heap snapshot nodes unreachable from the root; visiting those with only weak retainers."
         );
         for n in 0..node_count as u32 {
-            if !visited.get(n as usize) && !retained.get(n as usize) {
+            if !visited.get(n as usize) && !flow.retained.get(n as usize) {
                 dfs(n, ROOT, &mut visited, &mut count);
             }
         }

@@ -51,21 +51,28 @@ impl Rows {
 
 /// Immediate dominator number of every vertex number (index 0 unused; the root's is itself).
 /// `items`: the predecessor numbers of every vertex, row after row (`rows`, by number).
-/// `parent`: the depth-first parent number of every vertex; `label`: a buffer as long. Returns
-/// the dominators, and `parent`'s buffer (contents undefined) for reuse. `tick(done)` is called
+/// `ancestor` and `label`: buffers of one entry per vertex number plus one (contents ignored).
+/// Returns the dominators, and `ancestor` (contents undefined) for reuse. `tick(done)` is called
 /// before each semidominator is computed, with the count computed so far.
+///
+/// The depth-first parents come from the predecessors, with no second search: every
+/// predecessor numbered before a vertex is one of its ancestors in the depth-first tree (the
+/// search from it reached the vertex before it ended), so the parent is the latest numbered of
+/// them. A vertex that starts a search has no predecessor (it is an orphan) and the root as
+/// parent; vertices no search reached are never processed and keep the root.
 pub(super) fn run(
     rows: Rows,
     mut items: Vec<u32>,
-    parent: Vec<u32>,
+    mut ancestor: Vec<u32>,
     mut label: Vec<u32>,
     order: Numbering,
     mut tick: impl FnMut(u32),
 ) -> (Vec<u32>, Vec<u32>) {
     // Rows of the vertices no search reached come last.
     let mut end: usize = (0..order.unreached).map(|v| rows.len(v)).sum();
-    // The forest of `eval`: a vertex is linked when its number exceeds the one being processed.
-    let mut ancestor = parent;
+    // The forest of `eval`: a vertex is linked, to its parent, when its number exceeds the one
+    // being processed. Parents are written as vertices are processed.
+    ancestor.fill(ROOT);
     // The least semidominator on the (compressed) forest path up to the vertex; a vertex's own
     // number until it is processed.
     for (v, l) in label.iter_mut().enumerate() {
@@ -76,20 +83,22 @@ pub(super) fn run(
         tick(order.unreached - 1 - w);
         let row = end - rows.len(w)..end;
         end = row.start;
-        let semi = if row.is_empty() {
-            // Orphans count as having the root as their only predecessor.
-            ROOT
-        } else {
-            let mut semi = w;
-            for &v in &items[row.clone()] {
+        // Orphans count as having the root as their only predecessor, and parent.
+        let mut semi = if row.is_empty() { ROOT } else { w };
+        let mut p = ROOT;
+        for &v in &items[row.clone()] {
+            if v < w {
+                // Not linked yet: its own number.
+                semi = semi.min(v);
+                p = p.max(v);
+            } else {
                 semi = semi.min(eval(&mut ancestor, &mut label, &mut stack, v, w));
             }
-            semi
-        };
+        }
         label[w as usize] = semi;
+        ancestor[w as usize] = p;
         // Keep what the second pass needs in the row, whose predecessors are no longer needed.
         // With one predecessor, that is the parent, which is then also the semidominator.
-        let p = ancestor[w as usize];
         match row.len() {
             0 => {}
             1 => items[row.start] = p,

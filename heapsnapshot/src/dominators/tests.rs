@@ -76,10 +76,12 @@ fn semi_nca_equals_devtools_lengauer_tarjan_on_random_graphs() {
     let mut unreachable_cases = 0;
     for case_number in 0..20_000 {
         let case = random_case(&mut rng);
+        let retained = retained_nodes(&case.to, &case.essential, case.self_sizes.len());
         let flow = Flow {
             first_edge: &case.first_edge,
             to: &case.to,
             essential: &case.essential,
+            retained: &retained,
             root: case.root,
         };
         let (expected_idom, expected_retained) = reference::dominators(flow, &case.self_sizes);
@@ -99,6 +101,17 @@ fn semi_nca_equals_devtools_lengauer_tarjan_on_random_graphs() {
         unreachable_cases > 1000,
         "too few interesting cases: {unreachable_cases}"
     );
+}
+
+/// The nodes some essential edge points to (as `essential::essential_edges` marks them).
+fn retained_nodes(to: &[u32], essential: &BitVec, node_count: usize) -> BitVec {
+    let mut retained = BitVec::new(node_count);
+    for (e, &target) in to.iter().enumerate() {
+        if essential.get(e) {
+            retained.set(target as usize);
+        }
+    }
+    retained
 }
 
 /// Nodes reachable from the root over essential edges.
@@ -129,10 +142,12 @@ fn a_diamond_and_a_cycle_retained_only_by_itself() {
     for e in 0..to.len() {
         essential.set(e);
     }
+    let retained = retained_nodes(&to, &essential, first_edge.len() - 1);
     let flow = Flow {
         first_edge: &first_edge,
         to: &to,
         essential: &essential,
+        retained: &retained,
         root: 0,
     };
     let (idom, vertex) = immediate_dominators(flow, &NoProgress);
@@ -169,10 +184,12 @@ fn vertices_with_hundreds_of_predecessors_equal_devtools() {
             }
         }
         let self_sizes: Vec<u32> = (0..nodes).map(|_| rng.below(100) as u32).collect();
+        let retained = retained_nodes(&to, &essential, first_edge.len() - 1);
         let flow = Flow {
             first_edge: &first_edge,
             to: &to,
             essential: &essential,
+            retained: &retained,
             root: 0,
         };
         let (expected_idom, expected_retained) = reference::dominators(flow, &self_sizes);
