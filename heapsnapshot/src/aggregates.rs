@@ -79,8 +79,12 @@ impl OfNode {
     }
 }
 
-/// Groups nodes by class. `classes[n]` is node n's class name id; `name` resolves an id.
-pub(crate) fn build<'a>(g: &Graph, classes: &[u32], name: &dyn Fn(u32) -> &'a str) -> Aggregates {
+/// Groups nodes by class. `class_of(n)` is node n's class name id; `name` resolves an id.
+pub(crate) fn build<'a>(
+    g: &Graph,
+    class_of: &dyn Fn(usize) -> u32,
+    name: &dyn Fn(u32) -> &'a str,
+) -> Aggregates {
     let object = g.meta.node_types.object;
     let count = g.node_count();
     let mut by_index: HashMap<u32, u32> = HashMap::new();
@@ -89,11 +93,12 @@ pub(crate) fn build<'a>(g: &Graph, classes: &[u32], name: &dyn Fn(u32) -> &'a st
     let mut list: Vec<Aggregate> = Vec::new();
     let mut of_node = OfNode::new(count);
     let mut locations = g.locations.iter().peekable();
-    for (n, &class) in classes.iter().enumerate().take(count) {
+    for n in 0..count {
         let self_size = g.nodes.self_sizes[n];
         if self_size == 0 {
             continue;
         }
+        let class = class_of(n);
         let location = if g.nodes.types[n] == object {
             while locations.next_if(|&&(o, _)| (o as usize) < n).is_some() {}
             locations

@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::class_column::ClassColumnBuilder;
 use crate::graph::Graph;
 use crate::jsstr::{cmp_utf16, format_property_name, utf16_len};
 
@@ -29,7 +30,7 @@ pub(crate) struct InterfaceDefinition {
 #[derive(Debug)]
 pub(crate) struct ObjectNames {
     /// The class name string index of every node.
-    pub classes: Vec<u32>,
+    pub classes: ClassColumnBuilder,
     /// Strings DevTools adds to the table, in order: the first gets the table's length as its
     /// index, the next one more, and so on.
     pub added: Vec<String>,
@@ -58,7 +59,7 @@ pub(crate) fn object_names(graph: &Graph) -> ObjectNames {
     let regexp = get("RegExp");
     let mut by_type: [Option<u32>; 256] = [None; 256];
     let count = graph.node_count();
-    let mut classes = Vec::with_capacity(count);
+    let mut classes = ClassColumnBuilder::with_capacity(count);
     for n in 0..count as u32 {
         let ty = graph.node_type(n);
         let class = if ty == t.hidden {

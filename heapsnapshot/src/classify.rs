@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::aggregates::{self, Aggregates};
+use crate::class_column::ClassColumn;
 use crate::classes::{self, InterfaceDefinition, ObjectNames};
 use crate::graph::Graph;
 
@@ -12,7 +13,7 @@ use crate::graph::Graph;
 #[derive(Debug)]
 pub(crate) struct Classified {
     /// Class name string index per node.
-    pub classes: Vec<u32>,
+    pub classes: ClassColumn,
     pub interfaces: Vec<InterfaceDefinition>,
     /// Interface name -> string index (DevTools' `#interfaceNames`).
     pub interface_names: HashMap<String, u32>,
@@ -45,9 +46,12 @@ pub(crate) fn classify(graph: &Graph) -> Classified {
                 i
             }
         };
-        classes[n as usize] = index;
+        classes.set(n as usize, index);
     }
-    let aggregates = aggregates::build(graph, &classes, &|i| graph.strings.get_or_extra(&added, i));
+    let classes = classes.finish();
+    let aggregates = aggregates::build(graph, &|n| classes.get(n), &|i| {
+        graph.strings.get_or_extra(&added, i)
+    });
     Classified {
         classes,
         interfaces,

@@ -113,11 +113,11 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> Diff {
     let base_strings = &before.graph.strings;
     let string_count = base_strings.len() as u32;
     let mut extra_names: Vec<String> = Vec::new();
-    let before_classes: std::borrow::Cow<'_, [u32]> = if before.interfaces == after.interfaces {
-        std::borrow::Cow::Borrowed(&before.classes)
+    let before_classes: Option<Vec<u32>> = if before.interfaces == after.interfaces {
+        None
     } else {
         let g = &before.graph;
-        let mut classes = before.classes.clone();
+        let mut classes = before.classes.to_vec();
         for (n, class) in classes.iter_mut().enumerate() {
             let n = n as u32;
             if g.node_type(n) == g.meta.node_types.object && g.raw_name(n) == "Object" {
@@ -136,15 +136,15 @@ pub fn diff(before: &HeapSnapshot, after: &HeapSnapshot) -> Diff {
             };
             classes[n as usize] = index;
         });
-        std::borrow::Cow::Owned(classes)
+        Some(classes)
     };
     let extra = &extra_names;
     let reclassified;
     let base_aggs = match &before_classes {
         // Same interfaces, same classes: the aggregates the analysis built.
-        std::borrow::Cow::Borrowed(_) => &before.aggregates,
-        std::borrow::Cow::Owned(classes) => {
-            reclassified = aggregates::build(&before.graph, classes, &|i| {
+        None => &before.aggregates,
+        Some(classes) => {
+            reclassified = aggregates::build(&before.graph, &|n| classes[n], &|i| {
                 base_strings.get_or_extra(extra, i)
             });
             &reclassified

@@ -5,10 +5,10 @@
 //! compute the dominators of the flow graph DevTools' numbering defines (the essential edges plus
 //! an edge from the root to every node with no essential retainer), and DevTools' nodes that are
 //! still unreachable get the root, as its simple LT gives them. `reference.rs` (tests) keeps the
-//! transliteration of DevTools' code it is checked against. Peak memory: 9 bytes per node plus 4
-//! per essential edge (its predecessor lists), or 12 bytes per node while the result is mapped
-//! back to node ordinals (the 8 the analysis keeps, plus the preorder); the depth-first numbering
-//! runs twice rather than keep its results (the parents come from the predecessor lists).
+//! transliteration of DevTools' code it is checked against. Peak memory: 13 bytes per node (the
+//! preorder both ways, the semidominators and a byte of row length) plus 4 per essential edge
+//! that does not go from a vertex to the next one numbered (the predecessor lists). The
+//! depth-first numbering runs once; the parents come from the predecessor lists.
 
 mod preorder;
 #[cfg(test)]
@@ -135,16 +135,17 @@ pub(crate) fn immediate_dominators(
     // Vertices are numbered 1..=n in DevTools' preorder; 0 means none. Buffers are handed on
     // rather than freed and allocated again, so no fragmentation of the heap adds to the peak.
     let mut number = vec![0u32; node_count + 1];
-    let order = preorder::number(flow, |ordinal, v, _| number[ordinal as usize] = v);
-    // Essential predecessors of every vertex, by number, in DevTools' retainer order.
-    let preds = Csr::build(node_count + 1, |visit| {
-        for n in 0..node_count as u32 {
-            let source = number[n as usize];
-            for e in flow.edges(n) {
-                visit(number[flow.to[e] as usize], source);
-            }
+    let mut vertex = vec![0u32; node_count + 1];
+    // Vertices whose parent in the depth-first tree is the vertex numbered just before them.
+    let mut follows_parent = BitVec::new(node_count + 1);
+    let order = preorder::number(flow, |ordinal, v, parent| {
+        number[ordinal as usize] = v;
+        vertex[v as usize] = ordinal;
+        if v >= 2 && parent + 1 == v {
+            follows_parent.set(v as usize);
         }
     });
+    let preds = predecessors(flow, &number);
     // The rows are read in order: their lengths suffice, in a byte each.
     let Csr {
         first: mut label,
@@ -154,8 +155,13 @@ pub(crate) fn immediate_dominators(
     label.truncate(node_count + 1);
     progress.report(Phase::Dominators, total / 3, total);
     let step = (node_count as u32 / 64).max(1);
-    // The numbers' buffer serves as the forest's.
-    let (idom_by_number, mut vertex) = semi_nca::run(rows, preds, number, label, order, |done| {
+    let parents = semi_nca::Parents {
+        rows,
+        items: preds,
+        follows: follows_parent,
+    };
+    // The numbers' buffer serves as the forest's, and then as the result's.
+    let (idom_by_number, mut idom) = semi_nca::run(parents, number, label, order, |done| {
         if done % step == 0 {
             progress.report(
                 Phase::Dominators,
@@ -164,13 +170,31 @@ pub(crate) fn immediate_dominators(
             );
         }
     });
-    // Numbering again costs less memory than keeping the preorder through the computation.
-    preorder::number(flow, |ordinal, v, _| vertex[v as usize] = ordinal);
-    let mut idom = vec![u32::MAX; node_count];
+    idom.truncate(node_count);
+    idom.fill(u32::MAX);
     for (v, &d) in idom_by_number.iter().enumerate().skip(1) {
         idom[vertex[v] as usize] = vertex[d as usize];
     }
     (idom, vertex)
+}
+
+/// Essential predecessors of every vertex, by number, in DevTools' retainer order, except the
+/// vertex numbered just before it (a sixth of them): when that one retains it, it is its
+/// depth-first parent, which [`semi_nca::Parents::follows`] tells. Leaving them out shrinks the
+/// computation's largest array by as much.
+fn predecessors(flow: Flow<'_>, number: &[u32]) -> Csr {
+    let node_count = flow.node_count();
+    Csr::build(node_count + 1, |visit| {
+        for n in 0..node_count as u32 {
+            let source = number[n as usize];
+            for e in flow.edges(n) {
+                let target = number[flow.to[e] as usize];
+                if target != source + 1 {
+                    visit(target, source);
+                }
+            }
+        }
+    })
 }
 
 /// Children of every node in the dominator tree (DevTools' `buildDominatedNodes`).

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::aggregates::Aggregates;
+use crate::class_column::ClassColumn;
 use crate::classes::InterfaceDefinition;
 use crate::error::Result;
 use crate::graph::{Graph, Location};
@@ -15,7 +16,7 @@ use crate::parse::{self, RawSnapshot};
 use crate::progress::{NoProgress, Phase, Progress};
 use crate::retained::RetainedSizes;
 use crate::retainers::Reverse;
-use crate::{classify, dom_state, dominators, essential, shallow};
+use crate::{classify, dom_state, dominators, essential, parallel, shallow};
 
 /// A node of a snapshot, by position. Only meaningful for the snapshot it came from: methods given
 /// a `NodeRef` of a larger snapshot panic.
@@ -56,7 +57,7 @@ pub struct NodeInfo {
 pub struct HeapSnapshot {
     pub(crate) graph: Graph,
     /// Class name string index per node.
-    pub(crate) classes: Vec<u32>,
+    pub(crate) classes: ClassColumn,
     pub(crate) interfaces: Vec<InterfaceDefinition>,
     /// Interface name -> string index (DevTools' `#interfaceNames`).
     pub(crate) interface_names: HashMap<String, u32>,
@@ -112,16 +113,15 @@ impl HeapSnapshot {
         // Who owns which array or hidden node (the first pass of the shallow sizes) only reads
         // the graph: worked out on a second thread while this one finds the essential edges.
         let (essential, owners) = std::thread::scope(|scope| {
-            let finding_owners = std::thread::Builder::new()
-                .name("heapsnapshot-owners".to_owned())
-                .spawn_scoped(scope, || shallow::owners(&graph));
+            let finding_owners =
+                parallel::spawn(scope, "heapsnapshot-owners", || shallow::owners(&graph));
             let page_owned = essential::page_owned(&graph);
             progress.report(Phase::Index, 2, INDEX_STEPS);
             let essential = essential::essential_edges(&graph, &page_owned);
             drop(page_owned);
             progress.report(Phase::Index, INDEX_STEPS, INDEX_STEPS);
             progress.report(Phase::ShallowSizes, 0, 1);
-            let owners = join_or_run(finding_owners, || shallow::owners(&graph));
+            let owners = parallel::join_or_run(finding_owners, || shallow::owners(&graph));
             (essential, owners)
         });
         shallow::apply(&mut graph, owners);
@@ -130,12 +130,11 @@ impl HeapSnapshot {
         // The classes need no dominator tree: they are worked out on a second thread meanwhile
         // (or afterwards, on this one, when no thread can be started).
         let (doms, classified) = std::thread::scope(|scope| {
-            let classifying = std::thread::Builder::new()
-                .name("heapsnapshot-classes".to_owned())
-                .spawn_scoped(scope, || classify::classify(&graph));
+            let classifying =
+                parallel::spawn(scope, "heapsnapshot-classes", || classify::classify(&graph));
             let doms = dominators::calculate(&graph, &essential, &graph.nodes.self_sizes, progress);
             progress.report(Phase::ClassNames, 0, 1);
-            let classified = join_or_run(classifying, || classify::classify(&graph));
+            let classified = parallel::join_or_run(classifying, || classify::classify(&graph));
             (doms, classified)
         });
         drop(essential);
@@ -200,10 +199,11 @@ impl HeapSnapshot {
         // Several string indices can hold the same class name: compare the text once per index.
         let mut verdict: HashMap<u32, bool> = HashMap::new();
         let mut found = Vec::new();
-        for (n, &class) in self.classes.iter().enumerate() {
+        for n in 0..self.classes.len() {
             if self.graph.nodes.self_sizes[n] == 0 {
                 continue;
             }
+            let class = self.classes.get(n);
             let is = *verdict
                 .entry(class)
                 .or_insert_with(|| self.graph.strings.get(class) == name);
@@ -216,7 +216,7 @@ impl HeapSnapshot {
 
     /// The Summary view's class name of a node.
     pub fn class_name(&self, node: NodeRef) -> &str {
-        self.graph.strings.get(self.classes[node.0 as usize])
+        self.graph.strings.get(self.classes.get(node.0 as usize))
     }
 
     /// The node's immediate dominator (the root is its own); `None` where DevTools' algorithm
@@ -262,25 +262,8 @@ impl HeapSnapshot {
             + g.edges.heap_bytes()
             + g.strings.heap_bytes()
             + 16 * g.locations.capacity()
-            + 4 * (self.classes.capacity() + self.idom.capacity())
+            + self.classes.heap_bytes()
+            + 4 * self.idom.capacity()
             + self.retained.heap_bytes()) as u64
-    }
-}
-
-/// The result of a scoped thread, or of `run` on this thread when the thread could not be
-/// started (the work is then done after the rest rather than beside it). A panic on the thread
-/// resumes here.
-fn join_or_run<T>(
-    thread: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>,
-    run: impl FnOnce() -> T,
-) -> T {
-    match thread {
-        Ok(thread) => thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        Err(error) => {
-            tracing::debug!(%error, "No second thread: running its work on this one.");
-            run()
-        }
     }
 }

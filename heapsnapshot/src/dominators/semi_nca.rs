@@ -4,6 +4,7 @@
 //! on preorder numbers, and the arrays are reused: 12 bytes per vertex plus the predecessor lists.
 
 use super::preorder::Numbering;
+use crate::essential::BitVec;
 
 const ROOT: u32 = 1;
 
@@ -49,8 +50,20 @@ impl Rows {
     }
 }
 
+/// The predecessors of every vertex, by number.
+#[derive(Debug)]
+pub(super) struct Parents {
+    /// Length of every vertex's row in `items`.
+    pub rows: Rows,
+    /// The predecessor numbers of every vertex, row after row, without the vertex numbered just
+    /// before it.
+    pub items: Vec<u32>,
+    /// Vertices of which the vertex numbered just before is a predecessor, left out of its row:
+    /// it is then its depth-first parent (the search went from it straight to the vertex).
+    pub follows: BitVec,
+}
+
 /// Immediate dominator number of every vertex number (index 0 unused; the root's is itself).
-/// `items`: the predecessor numbers of every vertex, row after row (`rows`, by number).
 /// `ancestor` and `label`: buffers of one entry per vertex number plus one (contents ignored).
 /// Returns the dominators, and `ancestor` (contents undefined) for reuse. `tick(done)` is called
 /// before each semidominator is computed, with the count computed so far.
@@ -61,13 +74,17 @@ impl Rows {
 /// them. A vertex that starts a search has no predecessor (it is an orphan) and the root as
 /// parent; vertices no search reached are never processed and keep the root.
 pub(super) fn run(
-    rows: Rows,
-    mut items: Vec<u32>,
+    parents: Parents,
     mut ancestor: Vec<u32>,
     mut label: Vec<u32>,
     order: Numbering,
     mut tick: impl FnMut(u32),
 ) -> (Vec<u32>, Vec<u32>) {
+    let Parents {
+        rows,
+        mut items,
+        follows,
+    } = parents;
     // Rows of the vertices no search reached come last.
     let mut end: usize = (0..order.unreached).map(|v| rows.len(v)).sum();
     // The forest of `eval`: a vertex is linked, to its parent, when its number exceeds the one
@@ -84,8 +101,14 @@ pub(super) fn run(
         let row = end - rows.len(w)..end;
         end = row.start;
         // Orphans count as having the root as their only predecessor, and parent.
-        let mut semi = if row.is_empty() { ROOT } else { w };
-        let mut p = ROOT;
+        let follows_parent = follows.get(w as usize);
+        let (mut semi, mut p) = if follows_parent {
+            (w - 1, w - 1)
+        } else if row.is_empty() {
+            (ROOT, ROOT)
+        } else {
+            (w, ROOT)
+        };
         for &v in &items[row.clone()] {
             if v < w {
                 // Not linked yet: its own number.
@@ -97,12 +120,14 @@ pub(super) fn run(
         }
         label[w as usize] = semi;
         ancestor[w as usize] = p;
-        // Keep what the second pass needs in the row, whose predecessors are no longer needed.
-        // With one predecessor, that is the parent, which is then also the semidominator.
-        match row.len() {
-            0 => {}
-            1 => items[row.start] = p,
-            _ => {
+        // Keep what the second pass needs in the row, whose predecessors are no longer needed:
+        // the semidominator, then the parent unless `follows` tells it. With one predecessor in
+        // all, that is the parent, which is then also the semidominator; with none in the row,
+        // both are the vertex before, or the root for an orphan.
+        match (follows_parent, row.len()) {
+            (_, 0) => {}
+            (true, _) | (false, 1) => items[row.start] = semi,
+            (false, _) => {
                 items[row.start] = semi;
                 items[row.start + 1] = p;
             }
@@ -119,10 +144,12 @@ pub(super) fn run(
             idom[w as usize] = ROOT;
             continue;
         }
-        let (semi, parent) = match row.len() {
-            0 => (ROOT, ROOT),
-            1 => (items[row.start], items[row.start]),
-            _ => (items[row.start], items[row.start + 1]),
+        let (semi, parent) = match (follows.get(w as usize), row.len()) {
+            (true, 0) => (w - 1, w - 1),
+            (true, _) => (items[row.start], w - 1),
+            (false, 0) => (ROOT, ROOT),
+            (false, 1) => (items[row.start], items[row.start]),
+            (false, _) => (items[row.start], items[row.start + 1]),
         };
         let mut d = parent;
         while d > semi {
