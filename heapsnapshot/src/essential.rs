@@ -1,8 +1,10 @@
 //! Which edges count for the dominator tree (DevTools' `initEssentialEdges`), after marking the
 //! page-owned nodes (`markPageOwnedNodes`).
 
+use std::ops::Range;
+
 use crate::graph::Graph;
-use crate::weakmap;
+use crate::{parallel, weakmap};
 
 /// A bit per edge.
 #[derive(Debug)]
@@ -72,14 +74,61 @@ pub(crate) struct EssentialEdges {
     pub retained: BitVec,
 }
 
-/// The essential-edge bitmap.
+/// The essential-edge bitmap, worked out on two threads, each over half the edges.
 pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> EssentialEdges {
+    let node_count = graph.node_count();
     let mut essential = BitVec::new(graph.edge_count());
-    let mut retained = BitVec::new(graph.node_count());
+    // Split where a node's edges start a word, so that each half writes whole words of its own.
+    let first_edge = &graph.nodes.first_edge;
+    let middle = first_edge.partition_point(|&e| (e as usize) < graph.edge_count() / 2);
+    let split = (middle..node_count)
+        .take(4096)
+        .find(|&n| first_edge[n] % 64 == 0)
+        .unwrap_or(node_count);
+    let split_word = if split == node_count {
+        essential.words.len()
+    } else {
+        first_edge[split] as usize / 64
+    };
+    let (low_words, high_words) = essential.words.split_at_mut(split_word);
+    // Allocated on this thread (memory a thread frees stays in its own malloc arena).
+    let (mut retained, mut high_retained) = (BitVec::new(node_count), BitVec::new(node_count));
+    parallel::both(
+        "heapsnapshot-essential",
+        || {
+            mark_essential(
+                graph,
+                page_owned,
+                split..node_count,
+                high_words,
+                &mut high_retained,
+            )
+        },
+        || mark_essential(graph, page_owned, 0..split, low_words, &mut retained),
+    );
+    for (word, high) in retained.words.iter_mut().zip(&high_retained.words) {
+        *word |= high;
+    }
+    EssentialEdges {
+        edges: essential,
+        retained,
+    }
+}
+
+/// Marks the essential edges of the nodes in `nodes` in `words`, whose first bit is the first
+/// edge of `nodes.start` (a multiple of 64), and the nodes they retain in `retained`.
+fn mark_essential(
+    graph: &Graph,
+    page_owned: &BitVec,
+    nodes: Range<usize>,
+    words: &mut [u64],
+    retained: &mut BitVec,
+) {
+    let base = graph.nodes.first_edge[nodes.start] as usize;
     let types = graph.meta.edge_types;
     // Names that are not WeakMap edges, cached (DevTools caches the negative answer too).
     let mut not_weakmap = BitVec::new(graph.strings.len());
-    for n in 0..graph.node_count() as u32 {
+    for n in nodes.start as u32..nodes.end as u32 {
         let node_owned = page_owned.get(n as usize);
         for e in graph.edges_of(n) {
             let t = graph.edges.ty(e);
@@ -111,12 +160,9 @@ pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> EssentialEd
                     continue;
                 }
             }
-            essential.set(e);
+            let bit = e - base;
+            words[bit >> 6] |= 1 << (bit & 63);
             retained.set(child as usize);
         }
-    }
-    EssentialEdges {
-        edges: essential,
-        retained,
     }
 }

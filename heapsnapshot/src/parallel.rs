@@ -31,3 +31,27 @@ pub(crate) fn join_or_run<T>(
         }
     }
 }
+
+/// Runs `first` on a second thread named `name` and `second` on this one, and returns both
+/// results; both run here, `second` first, when no thread can be started.
+pub(crate) fn both<A: Send, B>(
+    name: &str,
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B,
+) -> (A, B) {
+    // The closure moves into the thread, or stays here when the thread cannot start.
+    let first = std::sync::Mutex::new(Some(first));
+    let take = || {
+        first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    };
+    std::thread::scope(|scope| {
+        let thread = spawn(scope, name, || take().map(|f| f()));
+        let b = second();
+        let a = join_or_run(thread, || take().map(|f| f()));
+        // Either the thread took and ran it, or it never started and the fallback did.
+        (a.expect("the first half ran"), b)
+    })
+}

@@ -9,7 +9,11 @@ const MULTIPLE: u32 = u32::MAX - 1;
 /// Who owns each node (DevTools' first pass): the node itself, its single owner, [`UNVISITED`]
 /// or [`MULTIPLE`]. `None` when the snapshot has no user roots: it then exposes internals, and
 /// real allocation sizes are kept. Reads the graph only, so it can run beside other analyses.
-pub(crate) fn owners(graph: &Graph) -> Option<Vec<u32>> {
+///
+/// The result is built in `buffer` and the search's stack in `stack` (their contents ignored):
+/// a thread running this should get them from the caller, as memory a thread frees stays in its
+/// own malloc arena.
+pub(crate) fn owners(graph: &Graph, buffer: Vec<u32>, stack: Vec<u32>) -> Option<Vec<u32>> {
     let root = graph.root;
     let has_user_roots = graph
         .edges_of(root)
@@ -20,8 +24,11 @@ pub(crate) fn owners(graph: &Graph) -> Option<Vec<u32>> {
     let count = graph.node_count();
     let types = graph.meta.node_types;
     let weak = graph.meta.edge_types.weak;
-    let mut owners = vec![0u32; count];
-    let mut worklist: Vec<u32> = Vec::new();
+    let mut owners = buffer;
+    owners.clear();
+    owners.resize(count, 0);
+    let mut worklist = stack;
+    worklist.clear();
     for (i, owner) in owners.iter_mut().enumerate() {
         let t = graph.nodes.types[i];
         let owned = t == types.hidden

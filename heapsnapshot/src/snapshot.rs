@@ -112,16 +112,25 @@ impl HeapSnapshot {
         progress.report(Phase::Index, 1, INDEX_STEPS);
         // Who owns which array or hidden node (the first pass of the shallow sizes) only reads
         // the graph: worked out on a second thread while this one finds the essential edges.
+        // The owners' arrays are allocated here, on this thread, so that they are freed to its
+        // malloc arena, where the next arrays of this thread reuse them.
+        let (owners_buffer, owners_stack) = (
+            Vec::with_capacity(graph.node_count()),
+            Vec::with_capacity(graph.node_count()),
+        );
         let (essential, owners) = std::thread::scope(|scope| {
-            let finding_owners =
-                parallel::spawn(scope, "heapsnapshot-owners", || shallow::owners(&graph));
+            let finding_owners = parallel::spawn(scope, "heapsnapshot-owners", || {
+                shallow::owners(&graph, owners_buffer, owners_stack)
+            });
             let page_owned = essential::page_owned(&graph);
             progress.report(Phase::Index, 2, INDEX_STEPS);
             let essential = essential::essential_edges(&graph, &page_owned);
             drop(page_owned);
             progress.report(Phase::Index, INDEX_STEPS, INDEX_STEPS);
             progress.report(Phase::ShallowSizes, 0, 1);
-            let owners = parallel::join_or_run(finding_owners, || shallow::owners(&graph));
+            let owners = parallel::join_or_run(finding_owners, || {
+                shallow::owners(&graph, Vec::new(), Vec::new())
+            });
             (essential, owners)
         });
         shallow::apply(&mut graph, owners);
