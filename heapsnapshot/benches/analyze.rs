@@ -88,7 +88,7 @@ fn child_ours(path: &Path) -> Result<(), BoxError> {
         }
     };
     let snapshot = HeapSnapshot::from_path_with_progress(path, &progress)?;
-    let summary = snapshot.summary_with_progress(&progress);
+    let summary = snapshot.summary();
     let end = start.elapsed().as_secs_f64();
     let phases = phases.into_inner();
     let mut durations = serde_json::Map::new();

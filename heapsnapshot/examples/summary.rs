@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let snapshot = HeapSnapshot::from_path_with_progress(path, &progress)?;
-    let summary = snapshot.summary_with_progress(&progress);
+    let summary = snapshot.summary();
     if trace {
         eprintln!(
             "{:>8.3}s done             rss {}",

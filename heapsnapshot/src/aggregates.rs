@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::dominators;
+use crate::dominators::{Children, Dominators};
 use crate::graph::{Graph, Location};
-use crate::snapshot::HeapSnapshot;
 
 /// No class: the node has a zero self size.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -169,38 +168,44 @@ pub(crate) fn build<'a>(
     Aggregates { list, of_node }
 }
 
-/// Adds retained sizes to `list`, the aggregates `of_node` refers to (DevTools'
-/// `calculateClassesRetainedSize`).
-pub(crate) fn retained_sizes(snapshot: &HeapSnapshot, of_node: &OfNode, list: &mut [Aggregate]) {
-    let root = snapshot.graph.root;
-    let dominated = dominators::dominated_nodes(&snapshot.idom, root);
+/// Adds the aggregates' retained sizes (DevTools' `calculateClassesRetainedSize`), given the
+/// dominator tree from `root`: depth-first over the tree, a node's retained size counts for its
+/// class when no node above it is of that class.
+pub(crate) fn add_retained_sizes(aggregates: &mut Aggregates, root: u32, doms: &Dominators) {
+    let Aggregates { list, of_node } = aggregates;
+    let children = &doms.children;
+    // Nodes of every class on the path from the root.
     let mut active = vec![0u32; list.len()];
-    // Depth-first over the dominator tree: (node, next child), so the stack grows with the tree's
-    // depth, not its width.
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let mut entering = Some(root);
-    loop {
-        if let Some(n) = entering.take() {
-            let agg = of_node.get(n as usize);
-            if agg != NONE {
-                if active[agg as usize] == 0 {
-                    list[agg as usize].retained_size += snapshot.retained.get(n as usize);
-                }
-                active[agg as usize] += 1;
+    let mut enter = |n: u32, active: &mut [u32]| -> u32 {
+        let agg = of_node.get(n as usize);
+        if agg != NONE {
+            if active[agg as usize] == 0 {
+                list[agg as usize].retained_size += doms.retained.get(n as usize);
             }
-            stack.push((n, dominated.first[n as usize]));
+            active[agg as usize] += 1;
         }
-        let Some(top) = stack.last_mut() else { break };
-        let (n, next) = *top;
-        if next < dominated.first[n as usize + 1] {
-            top.1 += 1;
-            entering = Some(dominated.items[next as usize]);
-        } else {
+        agg
+    };
+    let leave = |agg: u32, active: &mut [u32]| {
+        if agg != NONE {
+            active[agg as usize] -= 1;
+        }
+    };
+    // (class of a node on the path, its next child to enter): the stack grows with the tree's
+    // depth, not its width.
+    let mut stack: Vec<(u32, u32)> = vec![(enter(root, &mut active), children.first(root))];
+    while let Some(top) = stack.last_mut() {
+        let child = top.1;
+        if child == Children::NONE {
+            leave(top.0, &mut active);
             stack.pop();
-            let agg = of_node.get(n as usize);
-            if agg != NONE {
-                active[agg as usize] -= 1;
-            }
+            continue;
+        }
+        top.1 = children.next(child);
+        let agg = enter(child, &mut active);
+        match children.first(child) {
+            Children::NONE => leave(agg, &mut active),
+            first => stack.push((agg, first)),
         }
     }
 }

@@ -21,7 +21,7 @@ pub enum Phase {
     Dominators,
     /// Retained sizes.
     RetainedSizes,
-    /// Adding up the retained sizes per class (for a summary).
+    /// Adding up the retained sizes per class.
     Classes,
 }
 

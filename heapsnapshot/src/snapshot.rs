@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::aggregates::Aggregates;
+use crate::aggregates::{self, Aggregates};
 use crate::class_column::ClassColumn;
 use crate::classes::InterfaceDefinition;
 use crate::error::Result;
@@ -61,7 +61,7 @@ pub struct HeapSnapshot {
     pub(crate) interfaces: Vec<InterfaceDefinition>,
     /// Interface name -> string index (DevTools' `#interfaceNames`).
     pub(crate) interface_names: HashMap<String, u32>,
-    /// The class aggregates (DevTools' `buildAggregates`), without retained sizes.
+    /// The class aggregates (DevTools' `buildAggregates`), with their retained sizes.
     pub(crate) aggregates: Aggregates,
     pub(crate) idom: Vec<u32>,
     pub(crate) retained: RetainedSizes,
@@ -138,7 +138,7 @@ impl HeapSnapshot {
 
         // The classes need no dominator tree: they are worked out on a second thread meanwhile
         // (or afterwards, on this one, when no thread can be started).
-        let (doms, classified) = std::thread::scope(|scope| {
+        let (doms, mut classified) = std::thread::scope(|scope| {
             let classifying =
                 parallel::spawn(scope, "heapsnapshot-classes", || classify::classify(&graph));
             let doms = dominators::calculate(&graph, &essential, &graph.nodes.self_sizes, progress);
@@ -151,6 +151,9 @@ impl HeapSnapshot {
             graph.strings.push(added);
         }
         progress.report(Phase::ClassNames, 1, 1);
+        progress.report(Phase::Classes, 0, 1);
+        aggregates::add_retained_sizes(&mut classified.aggregates, graph.root, &doms);
+        progress.report(Phase::Classes, 1, 1);
 
         let total_size = doms.retained.get(graph.root as usize) + extra_native_bytes;
         tracing::debug!(

@@ -2,9 +2,7 @@
 
 use serde::Serialize;
 
-use crate::aggregates;
 use crate::graph::Location;
-use crate::progress::{NoProgress, Phase, Progress};
 use crate::snapshot::HeapSnapshot;
 
 /// One class of the Summary view.
@@ -38,22 +36,15 @@ pub struct Summary {
 }
 
 impl HeapSnapshot {
-    /// The Summary view.
+    /// The Summary view (the classes and their retained sizes were worked out with the
+    /// analysis).
     pub fn summary(&self) -> Summary {
-        self.summary_with_progress(&NoProgress)
-    }
-
-    /// [`summary`](Self::summary), reporting progress.
-    pub fn summary_with_progress(&self, progress: &dyn Progress) -> Summary {
-        progress.report(Phase::Classes, 0, 2);
-        // The aggregates were built with the analysis; only the retained sizes are added here.
-        let mut list = self.aggregates.list.clone();
-        progress.report(Phase::Classes, 1, 2);
-        aggregates::retained_sizes(self, &self.aggregates.of_node, &mut list);
-        progress.report(Phase::Classes, 2, 2);
-        let mut classes: Vec<ClassSummary> = list
-            .into_iter()
+        let mut classes: Vec<ClassSummary> = self
+            .aggregates
+            .list
+            .iter()
             .filter(|a| !a.shadowed)
+            .cloned()
             .map(|a| ClassSummary {
                 name: a.name,
                 location: a.location,
