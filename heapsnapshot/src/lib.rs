@@ -35,8 +35,8 @@
 //! one arena with 4-byte offsets; the dominator computation adds 13 bytes per node and 4 per
 //! essential edge for its duration, and the analysis keeps 10 bytes per node (class in 2 bytes,
 //! dominator, retained size), after 8 more per node for the classes' retained sizes (the
-//! dominator tree's children lists). A diff adds 10 bytes per node while it runs. Peak RSS stays below
-//! the size of the uncompressed file (0.90-0.93x on 190-580 MB snapshots).
+//! dominator tree's children lists). A diff adds 10 bytes per node while it runs. Peak RSS stays
+//! below the size of the uncompressed file (0.90-0.93x on 190-580 MB snapshots).
 //!
 //! Differences from DevTools, all in inputs V8 does not write: a lone UTF-16 surrogate in a string
 //! becomes U+FFFD; a value above 2^32 - 1 in `nodes` or `edges` is an error (DevTools wraps it),
