@@ -99,11 +99,11 @@ pub(crate) fn build<'a>(
         }
         let class = class_of(n);
         let location = if g.nodes.types[n] == object {
-            while locations.next_if(|&&(o, _)| (o as usize) < n).is_some() {}
+            while locations.next_if(|&(o, _)| (o as usize) < n).is_some() {}
             locations
                 .peek()
-                .filter(|&&&(o, _)| o as usize == n)
-                .map(|&&(_, l)| l)
+                .filter(|&&(o, _)| o as usize == n)
+                .map(|&(_, l)| l)
         } else {
             None
         };

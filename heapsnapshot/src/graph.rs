@@ -6,6 +6,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::jsstr;
+use crate::locations::Locations;
 use crate::parse::{Edges, Meta, Nodes, RawSnapshot, StringTable};
 
 /// Where a constructor was defined (`locations` of the snapshot), for objects.
@@ -26,43 +27,18 @@ pub(crate) struct Graph {
     pub nodes: Nodes,
     pub edges: Edges,
     pub strings: StringTable,
-    /// `(node ordinal, location)`, sorted by ordinal, one per node (the last one listed wins, as
-    /// in DevTools' map).
-    pub locations: Vec<(u32, Location)>,
+    /// The constructor locations, by node.
+    pub locations: Locations,
     pub root: u32,
 }
 
 impl Graph {
     pub(crate) fn new(raw: RawSnapshot) -> Graph {
         let field_count = raw.meta.node_fields.len() as u32;
-        let mut locations = Vec::new();
-        if let Some((at, len)) = raw.meta.location_fields {
-            locations.reserve_exact(raw.locations.len() / len.max(1));
-            for record in raw.locations.chunks_exact(len) {
-                let index = record[at[0]];
-                if index % field_count != 0 {
-                    continue;
-                }
-                let location = Location {
-                    script_id: record[at[1]],
-                    line: record[at[2]],
-                    column: record[at[3]],
-                };
-                locations.push((index / field_count, location));
-            }
-        }
-        // Last one wins for duplicates: a stable sort by ordinal keeps them in file order, and
-        // the last of each run is kept. V8 lists locations almost in node order, which the
-        // stable sort's run detection makes cheap.
-        locations.sort_by_key(|&(ordinal, _)| ordinal);
-        locations.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 = later.1;
-            }
-            same
-        });
-        locations.shrink_to_fit();
+        let locations = match raw.meta.location_fields {
+            Some((at, len)) => Locations::from_raw(raw.locations, at, len, field_count),
+            None => Locations::default(),
+        };
         let root = (raw.meta.root_index / u64::from(field_count)) as u32;
         Graph {
             meta: raw.meta,
@@ -150,10 +126,7 @@ impl Graph {
 
     /// The constructor location of node `n`, if listed.
     pub(crate) fn location(&self, n: u32) -> Option<Location> {
-        self.locations
-            .binary_search_by_key(&n, |&(o, _)| o)
-            .ok()
-            .map(|i| self.locations[i].1)
+        self.locations.get(n)
     }
 }
 

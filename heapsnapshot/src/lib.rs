@@ -53,6 +53,7 @@ mod error;
 mod essential;
 mod graph;
 mod jsstr;
+mod locations;
 mod parallel;
 mod parse;
 mod progress;

@@ -273,7 +273,7 @@ impl HeapSnapshot {
                 + n.first_edge.capacity())
             + g.edges.heap_bytes()
             + g.strings.heap_bytes()
-            + 16 * g.locations.capacity()
+            + g.locations.heap_bytes()
             + self.classes.heap_bytes()
             + 4 * self.idom.capacity()
             + self.retained.heap_bytes()) as u64
