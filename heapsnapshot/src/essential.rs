@@ -74,40 +74,56 @@ pub(crate) struct EssentialEdges {
     pub retained: BitVec,
 }
 
-/// The essential-edge bitmap, worked out on two threads, each over half the edges.
+/// The essential-edge bitmap, worked out on two threads taking chunks of the nodes in turn (the
+/// cost of an edge varies along the snapshot: fixed halves left one thread idle for a third of
+/// the time).
 pub(crate) fn essential_edges(graph: &Graph, page_owned: &BitVec) -> EssentialEdges {
+    const CHUNKS: usize = 64;
     let node_count = graph.node_count();
-    let mut essential = BitVec::new(graph.edge_count());
-    // Split where a node's edges start a word, so that each half writes whole words of its own.
+    let edge_count = graph.edge_count();
+    let mut essential = BitVec::new(edge_count);
+    // Chunks start where a node's edges start a word, so that each writes whole words of its own.
     let first_edge = &graph.nodes.first_edge;
-    let middle = first_edge.partition_point(|&e| (e as usize) < graph.edge_count() / 2);
-    let split = (middle..node_count)
-        .take(4096)
-        .find(|&n| first_edge[n] % 64 == 0)
-        .unwrap_or(node_count);
-    let split_word = if split == node_count {
-        essential.words.len()
-    } else {
-        first_edge[split] as usize / 64
+    let mut starts = vec![0];
+    for k in 1..CHUNKS {
+        let target = first_edge.partition_point(|&e| (e as usize) < k * edge_count / CHUNKS);
+        let aligned = (target..node_count)
+            .take(4096)
+            .find(|&n| first_edge[n] % 64 == 0 && n > *starts.last().unwrap_or(&0));
+        starts.extend(aligned);
+    }
+    starts.push(node_count);
+    let mut chunks = Vec::with_capacity(starts.len());
+    let mut words: &mut [u64] = &mut essential.words;
+    for pair in starts.windows(2) {
+        let (start, end) = (pair[0], pair[1]);
+        let word_end = if end == node_count {
+            words.len()
+        } else {
+            (first_edge[end] - first_edge[start]) as usize / 64
+        };
+        let (chunk, rest) = std::mem::take(&mut words).split_at_mut(word_end);
+        words = rest;
+        chunks.push((start..end, chunk));
+    }
+    let chunks = std::sync::Mutex::new(chunks.into_iter());
+    let mark = |retained: &mut BitVec| loop {
+        let next = chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next();
+        let Some((nodes, words)) = next else { break };
+        mark_essential(graph, page_owned, nodes, words, retained);
     };
-    let (low_words, high_words) = essential.words.split_at_mut(split_word);
     // Allocated on this thread (memory a thread frees stays in its own malloc arena).
-    let (mut retained, mut high_retained) = (BitVec::new(node_count), BitVec::new(node_count));
+    let (mut retained, mut other_retained) = (BitVec::new(node_count), BitVec::new(node_count));
     parallel::both(
         "heapsnapshot-essential",
-        || {
-            mark_essential(
-                graph,
-                page_owned,
-                split..node_count,
-                high_words,
-                &mut high_retained,
-            )
-        },
-        || mark_essential(graph, page_owned, 0..split, low_words, &mut retained),
+        || mark(&mut other_retained),
+        || mark(&mut retained),
     );
-    for (word, high) in retained.words.iter_mut().zip(&high_retained.words) {
-        *word |= high;
+    for (word, other) in retained.words.iter_mut().zip(&other_retained.words) {
+        *word |= other;
     }
     EssentialEdges {
         edges: essential,
