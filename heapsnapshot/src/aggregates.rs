@@ -46,6 +46,7 @@ impl OfNode {
         OfNode::Narrow(vec![Self::NARROW_NONE; count])
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         match self {
             OfNode::Narrow(v) => v.len(),

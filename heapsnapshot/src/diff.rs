@@ -50,13 +50,10 @@ fn members(snapshot: &HeapSnapshot, aggs: &Aggregates) -> Vec<Vec<(u32, u32)>> {
         .iter()
         .map(|a| Vec::with_capacity(a.count as usize))
         .collect();
-    for n in 0..aggs.of_node.len() {
+    for (n, id) in snapshot.graph.nodes.ids.iter().enumerate() {
         let agg = aggs.of_node.get(n);
         if agg != NONE {
-            lists[agg as usize].push((
-                snapshot.graph.nodes.ids[n],
-                snapshot.graph.nodes.self_sizes[n],
-            ));
+            lists[agg as usize].push((id, snapshot.graph.nodes.self_sizes[n]));
         }
     }
     for list in &mut lists {

@@ -153,7 +153,7 @@ fn mark_essential(
                 if !not_weakmap.get(name) {
                     match weakmap::parse(graph.strings.get(name as u32)) {
                         Some(m) => {
-                            if m.table_id == u64::from(graph.nodes.ids[n as usize]) {
+                            if m.table_id == u64::from(graph.nodes.ids.get(n as usize)) {
                                 continue;
                             }
                         }

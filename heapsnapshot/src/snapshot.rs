@@ -201,7 +201,7 @@ impl HeapSnapshot {
             .nodes
             .ids
             .iter()
-            .position(|&i| i == id)
+            .position(|i| i == id)
             .map(|p| NodeRef(p as u32))
     }
 
@@ -251,7 +251,7 @@ impl HeapSnapshot {
             .then(|| g.location(n))
             .flatten();
         NodeInfo {
-            id: g.nodes.ids[n as usize],
+            id: g.nodes.ids.get(n as usize),
             node_type: g.type_name(n).to_owned(),
             name: g.raw_name(n).to_owned(),
             class_name: self.class_name(node).to_owned(),
@@ -267,10 +267,8 @@ impl HeapSnapshot {
         let n = &g.nodes;
         (n.types.capacity()
             + n.detachedness.capacity()
-            + 4 * (n.names.capacity()
-                + n.ids.capacity()
-                + n.self_sizes.capacity()
-                + n.first_edge.capacity())
+            + 4 * (n.names.capacity() + n.self_sizes.capacity() + n.first_edge.capacity())
+            + n.ids.heap_bytes()
             + g.edges.heap_bytes()
             + g.strings.heap_bytes()
             + g.locations.heap_bytes()

@@ -1,6 +1,7 @@
 //! Columnar storage of nodes and edges, filled value by value by the integer scanner. Only the
 //! fields the analysis needs are kept, each in its own array of the narrowest type.
 
+use super::ids::Ids;
 use super::meta::{EdgeField, Meta, NodeField};
 use super::numbers::{FastDiv, IntSink, to_u32};
 use crate::error::{Error, Result};
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 pub(crate) struct Nodes {
     pub types: Vec<u8>,
     pub names: Vec<u32>,
-    pub ids: Vec<u32>,
+    pub ids: Ids,
     pub self_sizes: Vec<u32>,
     /// While parsing: each node's edge count. After [`Nodes::index_edges`]: the ordinal of its
     /// first edge, with one more entry at the end (the edge count).
@@ -174,7 +175,7 @@ impl NodeSink {
         let nodes = Nodes {
             types: Vec::with_capacity(n),
             names: Vec::with_capacity(n),
-            ids: Vec::with_capacity(n),
+            ids: Ids::default(),
             self_sizes: Vec::with_capacity(n),
             first_edge: Vec::with_capacity(n + 1),
             detachedness: Vec::with_capacity(if meta.has_detachedness { n } else { 0 }),

@@ -2,6 +2,7 @@
 //! gzip or not), columnar arrays out, without ever holding the JSON document.
 
 mod columns;
+mod ids;
 mod meta;
 mod numbers;
 mod read;

@@ -55,7 +55,7 @@ fn columns(raw: &RawSnapshot) -> Vec<Vec<u64>> {
     vec![
         n.types.iter().map(|&t| u64::from(t)).collect(),
         widen(&n.names),
-        widen(&n.ids),
+        widen(&n.ids.iter().collect::<Vec<_>>()),
         widen(&n.self_sizes),
         widen(&n.first_edge),
         edges,
