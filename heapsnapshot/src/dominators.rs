@@ -171,7 +171,6 @@ pub(crate) fn immediate_dominators(
     let rows = semi_nca::Rows::new(&label);
     label.truncate(node_count + 1);
     progress.report(Phase::Dominators, total / 3, total);
-    let step = (node_count as u32 / 64).max(1);
     let parents = semi_nca::Parents {
         rows,
         items: preds,
@@ -179,13 +178,11 @@ pub(crate) fn immediate_dominators(
     };
     // The numbers' buffer serves as the forest's, and then as the result's.
     let (idom_by_number, mut idom) = semi_nca::run(parents, number, label, order, |done| {
-        if done % step == 0 {
-            progress.report(
-                Phase::Dominators,
-                total / 3 + (u64::from(done) * 2 * total) / (3 * total.max(1)),
-                total,
-            );
-        }
+        progress.report(
+            Phase::Dominators,
+            total / 3 + (u64::from(done) * 2 * total) / (3 * total.max(1)),
+            total,
+        );
     });
     idom.truncate(node_count);
     idom.fill(u32::MAX);

@@ -172,7 +172,7 @@ fn mark_essential(
                 if t == types.shortcut {
                     continue;
                 }
-                if page_owned.get(child as usize) && !node_owned {
+                if !node_owned && page_owned.get(child as usize) {
                     continue;
                 }
             }

@@ -8,6 +8,10 @@ use crate::essential::BitVec;
 
 const ROOT: u32 = 1;
 
+/// How many semidominators between calls of `run`'s `tick` (a power of two: a mask, not a
+/// division, per vertex).
+pub(super) const TICK: u32 = 1 << 14;
+
 /// Row lengths of a CSR whose rows are read in order, a byte each.
 #[derive(Debug)]
 pub(super) struct Rows {
@@ -66,7 +70,7 @@ pub(super) struct Parents {
 /// Immediate dominator number of every vertex number (index 0 unused; the root's is itself).
 /// `ancestor` and `label`: buffers of one entry per vertex number plus one (contents ignored).
 /// Returns the dominators, and `ancestor` (contents undefined) for reuse. `tick(done)` is called
-/// before each semidominator is computed, with the count computed so far.
+/// every [`TICK`] semidominators, with the count computed so far.
 ///
 /// The depth-first parents come from the predecessors, with no second search: every
 /// predecessor numbered before a vertex is one of its ancestors in the depth-first tree (the
@@ -97,7 +101,10 @@ pub(super) fn run(
     }
     let mut stack: Vec<u32> = Vec::new();
     for w in (2..order.unreached).rev() {
-        tick(order.unreached - 1 - w);
+        let done = order.unreached - 1 - w;
+        if done % TICK == 0 {
+            tick(done);
+        }
         let row = end - rows.len(w)..end;
         end = row.start;
         // Orphans count as having the root as their only predecessor, and parent.
