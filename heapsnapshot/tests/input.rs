@@ -61,6 +61,38 @@ fn reader_and_gzip_file_give_the_same_result() {
 }
 
 #[test]
+fn a_pipe_that_cannot_be_read_again_from_the_start_gives_the_same_result() {
+    let path = common::leaky_snapshot(300);
+    let whole = HeapSnapshot::from_path(&path).expect("parses").summary();
+    let fifo = common::workdir().join("leaky.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let bytes = file_bytes();
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            let mut pipe = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open the pipe");
+            // A broken pipe would mean the reader stopped early: the assertion below says why.
+            let _ = pipe.write_all(&bytes);
+        }
+    });
+    // The magic bytes are read to detect gzip, and a pipe cannot be rewound: they go first.
+    let from_pipe = HeapSnapshot::from_path(&fifo)
+        .expect("parses from a pipe")
+        .summary();
+    writer.join().expect("writer");
+    std::fs::remove_file(&fifo).expect("remove the pipe");
+    assert_eq!(from_pipe, whole);
+}
+
+#[test]
 fn truncated_files_fail_with_the_offset_never_panic() {
     let bytes = file_bytes();
     let mut rng = common::Rng::new(42);
