@@ -33,11 +33,11 @@
 //! Memory: nodes take 13 bytes and edges 8 bytes after parsing (only the fields the analysis uses
 //! are kept in columns of the narrowest type; an edge's type shares a word with its name; node
 //! ids as runs of ids 2 apart, or 4 more bytes when they do not run), strings one arena with
-//! 4-byte offsets; the dominator computation adds 13 bytes per node and 4 per
-//! essential edge for its duration, and the analysis keeps 10 bytes per node (class in 2 bytes,
-//! dominator, retained size), after 8 more per node for the classes' retained sizes (the
-//! dominator tree's children lists). A diff adds 10 bytes per node while it runs. Peak RSS stays
-//! below the size of the uncompressed file (0.91-0.94x on 190-580 MB snapshots).
+//! 4-byte offsets. The dominator computation adds 13 bytes per node and 4 per essential edge for
+//! its duration; the analysis keeps 12 bytes per node (class name and class aggregate in 2 bytes
+//! each, dominator, retained size), after 8 more per node for a moment (the dominator tree's
+//! children lists, for the classes' retained sizes). A diff adds 10 bytes per node while it runs.
+//! Peak RSS stays below the size of the uncompressed file (0.91-0.94x on 190-580 MB snapshots).
 //!
 //! Differences from DevTools, all in inputs V8 does not write: a lone UTF-16 surrogate in a string
 //! becomes U+FFFD; a value above 2^32 - 1 in `nodes` or `edges` is an error (DevTools wraps it),
