@@ -69,36 +69,32 @@ impl ClassColumnBuilder {
 
     /// Appends the next node's class name string index.
     pub(crate) fn push(&mut self, class: u32) {
-        match self.code(class) {
-            Some(code) => {
-                if let ClassColumn::Narrow { codes, .. } = &mut self.column {
-                    codes.push(code);
-                }
-            }
-            None => {
-                if let ClassColumn::Wide(classes) = &mut self.column {
-                    classes.push(class);
-                }
-            }
-        }
+        self.store(None, class);
     }
 
     /// Sets node n's class name string index (n already pushed).
     pub(crate) fn set(&mut self, n: usize, class: u32) {
-        match self.code(class) {
-            Some(code) => {
-                if let ClassColumn::Narrow { codes, .. } = &mut self.column {
-                    codes[n] = code;
-                }
-            }
-            None => {
-                if let ClassColumn::Wide(classes) = &mut self.column {
-                    classes[n] = class;
-                }
-            }
+        self.store(Some(n), class);
+    }
+
+    /// Stores `class` at node `n`, or after the last node for `None`.
+    fn store(&mut self, n: Option<usize>, class: u32) {
+        let code = self.code(class);
+        match (&mut self.column, code) {
+            (ClassColumn::Narrow { codes, .. }, Some(code)) => match n {
+                Some(n) => codes[n] = code,
+                None => codes.push(code),
+            },
+            (ClassColumn::Wide(classes), _) => match n {
+                Some(n) => classes[n] = class,
+                None => classes.push(class),
+            },
+            // `code` is `None` exactly when the column is wide.
+            (ClassColumn::Narrow { .. }, None) => {}
         }
     }
 
+    /// The finished column.
     pub(crate) fn finish(self) -> ClassColumn {
         self.column
     }
