@@ -64,8 +64,8 @@ pub enum Error {
     Connect {
         /// The URL tried.
         url: String,
-        /// The WebSocket error.
-        source: Box<tokio_tungstenite::tungstenite::Error>,
+        /// What failed: the TCP connection, or the WebSocket handshake.
+        source: std::io::Error,
     },
 
     /// The inspector's HTTP endpoint (`/json/list`, `/json/version`) failed.

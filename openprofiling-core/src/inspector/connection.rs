@@ -3,41 +3,42 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace, warn};
 
 use super::message::{Incoming, decode};
 use super::shared::Shared;
 use super::target_end;
+use super::websocket::{FrameReader, FrameWriter, Outgoing, ReadError, Received};
 use crate::Error;
-
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How much of a frame a `trace!` line shows.
 const TRACE_PREVIEW: usize = 200;
 
 /// Starts the reader and writer tasks; returns the writer's queue.
 pub(crate) fn spawn(
-    socket: Socket,
+    (reader, writer): (FrameReader, FrameWriter),
     shared: Arc<Shared>,
     closing: CancellationToken,
     queue: usize,
-) -> mpsc::Sender<Message> {
-    let (sink, stream) = socket.split();
+) -> mpsc::Sender<Outgoing> {
     let (outgoing, requests) = mpsc::channel(queue.max(1));
-    tokio::spawn(write_loop(sink, requests, shared.clone(), closing.clone()));
-    tokio::spawn(read_loop(stream, shared, closing));
+    tokio::spawn(write_loop(
+        writer,
+        requests,
+        shared.clone(),
+        closing.clone(),
+    ));
+    // Weak: the reader's pongs must not keep the writer alive once every handle is gone.
+    tokio::spawn(read_loop(reader, outgoing.downgrade(), shared, closing));
     outgoing
 }
 
 async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<Socket, Message>,
-    mut requests: mpsc::Receiver<Message>,
+    mut writer: FrameWriter,
+    mut requests: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
     closing: CancellationToken,
 ) {
@@ -48,7 +49,7 @@ async fn write_loop(
             request = requests.recv() => request,
         };
         let Some(request) = request else { break };
-        if let Err(error) = sink.send(request).await {
+        if let Err(error) = writer.send(request).await {
             debug!(url = %shared.url, %error, "Inspector connection failed while sending.");
             shared.close(format!("sending failed: {error}"));
             closing.cancel();
@@ -56,11 +57,12 @@ async fn write_loop(
         }
     }
     // Every handle is gone, or the reader saw the end: say goodbye politely, best effort.
-    let _ = sink.close().await;
+    let _ = writer.close().await;
 }
 
 async fn read_loop(
-    mut stream: futures_util::stream::SplitStream<Socket>,
+    mut reader: FrameReader,
+    pongs: mpsc::WeakSender<Outgoing>,
     shared: Arc<Shared>,
     closing: CancellationToken,
 ) {
@@ -68,33 +70,40 @@ async fn read_loop(
         let next = tokio::select! {
             biased;
             () = closing.cancelled() => break "the session was closed".to_owned(),
-            next = stream.next() => next,
+            next = reader.next() => next,
         };
         match next {
-            None => break "the inspector closed the connection".to_owned(),
-            Some(Err(error)) => break format!("the connection failed: {error}"),
-            Some(Ok(Message::Text(frame))) => {
+            Ok(Received::Text(frame)) => {
                 if !route(frame, &shared, &closing).await {
                     break "the session was closed".to_owned();
                 }
             }
-            Some(Ok(Message::Close(frame))) => {
+            Ok(Received::Close(frame)) => {
                 break match frame {
-                    Some(frame) if !frame.reason.is_empty() => format!(
-                        "the inspector closed the connection ({}: {})",
-                        frame.code, frame.reason
-                    ),
+                    Some((code, reason)) if !reason.is_empty() => {
+                        format!("the inspector closed the connection ({code}: {reason})")
+                    }
                     _ => "the inspector closed the connection".to_owned(),
                 };
             }
-            Some(Ok(Message::Binary(data))) => {
+            Ok(Received::Binary(len)) => {
                 warn!(
                     url = %shared.url,
-                    len = data.len(),
+                    len,
                     "Ignored a binary frame from the inspector (CDP uses text frames)."
                 );
             }
-            Some(Ok(_)) => {} // Ping, pong, raw frames: tungstenite answers pings itself.
+            Ok(Received::Ping(payload)) => {
+                // Best effort: a full queue of requests means the pong can wait for the next ping.
+                if let Some(pongs) = pongs.upgrade() {
+                    let _ = pongs.try_send(Outgoing::Pong(payload));
+                }
+            }
+            Ok(Received::Pong) => {}
+            Err(ReadError::Closed { mid_message: false }) => {
+                break "the inspector closed the connection".to_owned();
+            }
+            Err(error) => break error.to_string(),
         }
     };
     debug!(url = %shared.url, %reason, "Inspector connection ended.");
@@ -103,13 +112,9 @@ async fn read_loop(
 }
 
 /// Routes one frame; false when the session closed while an event waited for a subscriber.
-async fn route(
-    frame: tokio_tungstenite::tungstenite::Utf8Bytes,
-    shared: &Shared,
-    closing: &CancellationToken,
-) -> bool {
+async fn route(frame: Bytes, shared: &Shared, closing: &CancellationToken) -> bool {
     if tracing::enabled!(tracing::Level::TRACE) {
-        let preview: String = frame.chars().take(TRACE_PREVIEW).collect();
+        let preview = String::from_utf8_lossy(&frame[..frame.len().min(TRACE_PREVIEW)]);
         trace!(len = frame.len(), %preview, "CDP frame received.");
     }
     match decode(frame) {

@@ -20,7 +20,7 @@ const MAX_BODY: usize = 8 << 20;
 /// The largest status line or header line accepted.
 const MAX_LINE: usize = 16 << 10;
 /// The most header lines accepted.
-const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEADERS: usize = 100;
 
 /// The reason given when nothing listens at the address.
 const REFUSED: &str = "connection refused (nothing listens there)";
@@ -236,7 +236,7 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Vec<u8>
 }
 
 /// Reads one line, without its CRLF (or bare LF). `None` when the connection closed before it.
-async fn read_line<R: AsyncBufRead + Unpin>(
+pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     what: &str,
 ) -> Result<Option<String>, String> {
@@ -266,7 +266,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 /// Parses `HTTP/1.1 200 OK` into the code and the reason phrase.
-fn parse_status_line(line: &str) -> Result<(u16, String), String> {
+pub(super) fn parse_status_line(line: &str) -> Result<(u16, String), String> {
     let malformed = || {
         format!(
             "it does not answer HTTP (status line {:?}); is this the inspector's port?",

@@ -52,8 +52,10 @@ struct Envelope<'a> {
 /// Cloning is cheap (a reference count), so one event can go to several subscribers.
 #[derive(Clone)]
 pub struct Event {
-    frame: Utf8Bytes,
-    method: Range<usize>,
+    /// The whole frame; only the method has been checked to be UTF-8 (the parameters are
+    /// checked as they are read, so a chunk's text is read once).
+    frame: Bytes,
+    method: Utf8Bytes,
     params: Range<usize>,
     /// The ranges came from the fast path, which does not look inside the parameters: an
     /// object member after `params` would be taken for part of them. Whoever finds the
@@ -74,21 +76,29 @@ impl std::fmt::Debug for Event {
 impl Event {
     /// The event's method, e.g. `HeapProfiler.addHeapSnapshotChunk`.
     pub fn method(&self) -> &str {
-        &self.frame[self.method.clone()]
+        &self.method
     }
 
-    /// The raw JSON text of the parameters (`{}` when the event has none).
-    pub fn params_json(&self) -> &str {
+    /// The raw JSON text of the parameters (`{}` when the event has none); an error when they
+    /// are not UTF-8.
+    pub fn params_json(&self) -> Result<&str> {
         if self.params.is_empty() {
-            "{}"
-        } else {
-            &self.frame[self.params.clone()]
+            return Ok("{}");
+        }
+        std::str::from_utf8(&self.frame[self.params.clone()]).map_err(|_| self.not_utf8())
+    }
+
+    /// The error for parameters that are not UTF-8.
+    fn not_utf8(&self) -> Error {
+        Error::Decode {
+            what: format!("the parameters of {}", self.method()),
+            source: serde::de::Error::custom("the message is not UTF-8"),
         }
     }
 
     /// The parameters deserialized into `T` (which may borrow from the event).
     pub fn params<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
-        match serde_json::from_str(self.params_json()) {
+        match serde_json::from_str(self.params_json()?) {
             Ok(params) => Ok(params),
             Err(_) if self.fast => serde_json::from_str(self.fully_parsed_params()?),
             Err(source) => Err(source),
@@ -101,7 +111,7 @@ impl Event {
 
     /// The parameters as the full parser finds them (for the rare frame the fast path misread).
     fn fully_parsed_params(&self) -> Result<&str> {
-        let text: &str = &self.frame;
+        let text = std::str::from_utf8(&self.frame).map_err(|_| self.not_utf8())?;
         let envelope: Envelope<'_> =
             serde_json::from_str(text).map_err(|source| Error::Decode {
                 what: format!("the parameters of {}", self.method()),
@@ -115,8 +125,7 @@ impl Event {
     /// This is how a heap snapshot chunk leaves the frame. Parameters of any other shape than a
     /// single `{"key":"..."}` member fall back to a full parse.
     pub fn string_param(&self, key: &str) -> Result<Bytes> {
-        let params = self.params_json();
-        if let Some(bytes) = single_string_member(params, key) {
+        if let Some(bytes) = single_string_member(&self.frame[self.params.clone()], key) {
             return Ok(bytes);
         }
         let decode_error = |source| Error::Decode {
@@ -126,7 +135,7 @@ impl Event {
         let params = if self.fast {
             self.fully_parsed_params()?
         } else {
-            params
+            self.params_json()?
         };
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(params).map_err(decode_error)?;
@@ -141,7 +150,7 @@ impl Event {
     /// Builds an event from its parts (for tests and decoders).
     #[cfg(test)]
     pub(crate) fn from_frame(frame: &str) -> Option<Self> {
-        match decode(Utf8Bytes::from(frame)).ok()? {
+        match decode(Bytes::from(frame.to_owned())).ok()? {
             Incoming::Event(event) => Some(event),
             Incoming::Reply { .. } => None,
         }
@@ -189,16 +198,23 @@ impl RawReply {
 }
 
 /// Decodes one text frame. Events of the shape V8 writes (`{"method":"…","params":{…}}`) take a
-/// fast path that does not scan the parameters at all: whoever reads them validates them.
-pub(crate) fn decode(frame: Utf8Bytes) -> Result<Incoming> {
+/// fast path that does not scan the parameters at all: whoever reads them validates them (as
+/// JSON and as UTF-8). Any other frame is checked whole.
+pub(crate) fn decode(frame: Bytes) -> Result<Incoming> {
     if let Some((method, params)) = fast_event_ranges(&frame) {
-        return Ok(Incoming::Event(Event {
-            frame,
-            method,
-            params,
-            fast: true,
-        }));
+        if let Ok(method) = Utf8Bytes::try_from(frame.slice(method)) {
+            return Ok(Incoming::Event(Event {
+                frame,
+                method,
+                params,
+                fast: true,
+            }));
+        }
     }
+    let frame = Utf8Bytes::try_from(frame).map_err(|_| Error::Decode {
+        what: "a message".to_owned(),
+        source: serde::de::Error::custom("a CDP message is UTF-8 text"),
+    })?;
     let decoded = {
         let text: &str = &frame;
         if !text.trim_start().starts_with('{') {
@@ -246,12 +262,19 @@ pub(crate) fn decode(frame: Utf8Bytes) -> Result<Incoming> {
             id,
             reply: reply.map(|result| RawReply { frame, result }),
         },
-        Decoded::Event(method, params) => Incoming::Event(Event {
-            frame,
-            method,
-            params,
-            fast: false,
-        }),
+        Decoded::Event(method, params) => {
+            let frame = Bytes::from(frame);
+            Incoming::Event(Event {
+                // The frame is UTF-8, and the method a part of it between two ASCII quotes.
+                method: Utf8Bytes::try_from(frame.slice(method)).map_err(|_| Error::Decode {
+                    what: "a message".to_owned(),
+                    source: serde::de::Error::custom("event method is not UTF-8"),
+                })?,
+                frame,
+                params,
+                fast: false,
+            })
+        }
     })
 }
 
@@ -280,22 +303,22 @@ fn offset_range(whole: &str, part: &str) -> Range<usize> {
 }
 
 /// Recognises `{"method":"NAME","params":{…}}` exactly, without looking inside the parameters.
-fn fast_event_ranges(frame: &str) -> Option<(Range<usize>, Range<usize>)> {
-    const HEAD: &str = r#"{"method":""#;
-    const MIDDLE: &str = r#"","params":"#;
+fn fast_event_ranges(frame: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
+    const HEAD: &[u8] = br#"{"method":""#;
+    const MIDDLE: &[u8] = br#"","params":"#;
     let rest = frame.strip_prefix(HEAD)?;
-    let name_len = rest.find('"')?;
+    let name_len = memchr::memchr(b'"', rest)?;
     let name = &rest[..name_len];
-    if name.is_empty() || name.contains('\\') {
+    if name.is_empty() || name.contains(&b'\\') {
         return None;
     }
     let after_name = &rest[name_len..];
-    if !after_name.starts_with(MIDDLE) || !frame.ends_with("}}") {
+    if !after_name.starts_with(MIDDLE) || !frame.ends_with(b"}}") {
         return None;
     }
     let params_start = HEAD.len() + name_len + MIDDLE.len();
     let params_end = frame.len() - 1;
-    if !frame[params_start..].starts_with('{') {
+    if !frame[params_start..].starts_with(b"{") {
         return None;
     }
     Some((HEAD.len()..HEAD.len() + name_len, params_start..params_end))
@@ -303,17 +326,17 @@ fn fast_event_ranges(frame: &str) -> Option<(Range<usize>, Range<usize>)> {
 
 /// Reads `{"KEY":"…"}` exactly (no whitespace, one member) and unescapes the string in one pass.
 /// Returns `None` for any other shape, or an invalid string, so the caller falls back to serde.
-fn single_string_member(params: &str, key: &str) -> Option<Bytes> {
-    let rest = params.strip_prefix("{\"")?;
-    let rest = rest.strip_prefix(key)?;
-    let body = rest.strip_prefix("\":\"")?;
-    let body = body.strip_suffix("\"}")?;
-    unescape_json_string(body.as_bytes()).map(Bytes::from)
+fn single_string_member(params: &[u8], key: &str) -> Option<Bytes> {
+    let rest = params.strip_prefix(b"{\"")?;
+    let rest = rest.strip_prefix(key.as_bytes())?;
+    let body = rest.strip_prefix(b"\":\"")?;
+    let body = body.strip_suffix(b"\"}")?;
+    unescape_json_string(body).map(Bytes::from)
 }
 
 /// Unescapes the inside of a JSON string literal (without its quotes). Returns `None` when the
 /// text is not exactly one valid JSON string body (an unescaped quote, a bad escape, a raw
-/// control character, an unpaired surrogate).
+/// control character, an unpaired surrogate, bytes that are not UTF-8).
 ///
 /// Heap snapshot chunks hold an escape every few dozen bytes (`\n` after each node, `\"`
 /// around each string). Branch mispredictions on escapes dominate a byte- or word-wise loop,
@@ -321,10 +344,16 @@ fn single_string_member(params: &str, key: &str) -> Option<Bytes> {
 /// branches; the escapes are then visited bit by bit and the plain runs between them copied
 /// with fixed-size moves. Blocks holding a quote or a control character (the strings section
 /// of a snapshot, or invalid input) take the word-wise path, which checks every byte.
+///
+/// V8 writes heap snapshots in ASCII (it escapes everything else), so the frame is not checked
+/// for UTF-8 beforehand: the scan notes any byte above 0x7F, and only then is the text checked.
+/// Bytes are written with `extend_from_slice` and `truncate` into reserved capacity, so that
+/// the output is never zeroed first.
 pub(crate) fn unescape_json_string(body: &[u8]) -> Option<Vec<u8>> {
     // Unescaped text is never longer than its escaped form; the slack allows fixed-size copies.
-    let mut out = vec![0_u8; body.len() + COPY];
-    let (mut read, mut written) = (0, 0);
+    let mut out = Vec::with_capacity(body.len() + COPY);
+    let mut read = 0;
+    let mut non_ascii = false;
     let mut block = 0;
     while block < body.len() {
         let end = (block + 64).min(body.len());
@@ -339,42 +368,47 @@ pub(crate) fn unescape_json_string(body: &[u8]) -> Option<Vec<u8>> {
                     if at < read {
                         continue; // The second half of `\\`, or a `\u` low surrogate.
                     }
-                    copy_plain(body, read, at, &mut out, &mut written);
-                    read = unescape_one(body, at, &mut out, &mut written)?;
+                    copy_plain(body, read, at, &mut out);
+                    read = unescape_one(body, at, &mut out)?;
                 }
             }
             None => {
                 while read < end {
-                    read = unescape_words(body, read, &mut out, &mut written)?;
+                    read = unescape_words(body, read, &mut out, &mut non_ascii)?;
                 }
             }
         }
         block = end;
     }
-    copy_plain(
-        body,
-        read.min(body.len()),
-        body.len(),
-        &mut out,
-        &mut written,
-    );
-    out.truncate(written);
+    copy_plain(body, read.min(body.len()), body.len(), &mut out);
+    if non_ascii && std::str::from_utf8(body).is_err() {
+        return None;
+    }
     Some(out)
 }
 
 /// The fixed copy size of [`copy_plain`], and the slack `out` keeps for it.
 const COPY: usize = 32;
 
-/// Copies the plain run `body[from..to]` to `out[written..]`.
+/// The top bit of each byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Appends the plain run `body[from..to]` to `out`.
 #[inline(always)]
-fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut [u8], written: &mut usize) {
+fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut Vec<u8>) {
     let len = to.saturating_sub(from);
-    match body.get(from..from + COPY) {
-        // Most runs are short: one fixed-size move, no call, no loop.
-        Some(run) if len <= COPY => out[*written..*written + COPY].copy_from_slice(run),
-        _ => out[*written..*written + len].copy_from_slice(&body[from..to]),
+    let fixed: Option<&[u8; COPY]> = body
+        .get(from..from + COPY)
+        .and_then(|run| run.try_into().ok());
+    match fixed {
+        // Most runs are short: one fixed-size move (into reserved capacity), no call, no loop.
+        Some(run) if len <= COPY => {
+            let written = out.len();
+            out.extend_from_slice(run);
+            out.truncate(written + len);
+        }
+        _ => out.extend_from_slice(&body[from..to]),
     }
-    *written += len;
 }
 
 /// What each byte after a backslash decodes to; 0 for `u` (four hex digits follow) and for
@@ -397,12 +431,11 @@ const SIMPLE_ESCAPES: [u8; 256] = {
 
 /// Decodes the escape starting at `body[at]` (a backslash) into `out`; returns the index after it.
 #[inline(always)]
-fn unescape_one(body: &[u8], at: usize, out: &mut [u8], written: &mut usize) -> Option<usize> {
+fn unescape_one(body: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
     let next = *body.get(at + 1)?;
     let decoded = SIMPLE_ESCAPES[usize::from(next)];
     if decoded != 0 {
-        out[*written] = decoded;
-        *written += 1;
+        out.push(decoded);
         return Some(at + 2);
     }
     if next != b'u' {
@@ -410,51 +443,54 @@ fn unescape_one(body: &[u8], at: usize, out: &mut [u8], written: &mut usize) -> 
     }
     let (code, rest) = read_unicode_escape(&body[at + 2..])?;
     let mut buf = [0_u8; 4];
-    let encoded = code.encode_utf8(&mut buf).as_bytes();
-    out[*written..*written + encoded.len()].copy_from_slice(encoded);
-    *written += encoded.len();
+    out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
     Some(body.len() - rest.len())
 }
 
 /// One step of the careful path: copies plain bytes up to the next special byte (eight at a
 /// time), then handles that byte. Returns the index after what it consumed; `None` on a quote
-/// or control character that is not escaped.
+/// or control character that is not escaped. Sets `non_ascii` when it may have copied a byte
+/// above 0x7F.
 fn unescape_words(
     body: &[u8],
     mut read: usize,
-    out: &mut [u8],
-    written: &mut usize,
+    out: &mut Vec<u8>,
+    non_ascii: &mut bool,
 ) -> Option<usize> {
     if let Some(word) = body.get(read..read + 8) {
         let word: [u8; 8] = word.try_into().ok()?;
-        let special = special_bytes(u64::from_le_bytes(word));
-        // Copy the whole word (a fixed-size move); only the plain bytes count. It fits:
-        // `written <= read` and `read + 8 <= len`.
-        out[*written..*written + 8].copy_from_slice(&word);
+        let value = u64::from_le_bytes(word);
+        *non_ascii |= value & HIGHS != 0;
+        let special = special_bytes(value);
+        // Append the whole word (a fixed-size move into reserved capacity: `out.len() <= read`
+        // and `read + 8 <= len`), then keep only its plain bytes.
+        let written = out.len();
+        out.extend_from_slice(&word);
         let plain = if special == 0 {
             8
         } else {
             (special.trailing_zeros() / 8) as usize
         };
-        *written += plain;
+        out.truncate(written + plain);
         read += plain;
         if plain == 8 {
             return Some(read);
         }
     }
     match body[read] {
-        b'\\' => unescape_one(body, read, out, written),
+        b'\\' => unescape_one(body, read, out),
         b'"' | 0x00..=0x1f => None,
         plain => {
-            out[*written] = plain;
-            *written += 1;
+            *non_ascii |= !plain.is_ascii();
+            out.push(plain);
             Some(read + 1)
         }
     }
 }
 
 /// The backslashes of a 64-byte block as a bit mask (bit `i` for byte `i`), or `None` when the
-/// block holds a double quote or a control character and needs the careful path. Branch-free,
+/// block holds a double quote, a control character or a byte above 0x7F and needs the careful
+/// path. Branch-free,
 /// sixteen bytes at a time with SIMD (SSE2 on x86-64, NEON on aarch64, through `wide`'s safe
 /// API; plain code elsewhere).
 ///
@@ -476,7 +512,9 @@ fn backslashes_if_clean(block: &[u8; 64]) -> Option<u64> {
         // `move_mask` fills only the low 16 bits; the cast keeps exactly those.
         let found = lane.cmp_eq(backslash).move_mask() as u16;
         backslashes |= u64::from(found) << (16 * index);
-        suspicious = suspicious | lane.cmp_eq(quote) | lane.max(last_control).cmp_eq(last_control);
+        // The lane itself too: `any` below looks at the top bits, set in bytes above 0x7F.
+        suspicious =
+            suspicious | lane | lane.cmp_eq(quote) | lane.max(last_control).cmp_eq(last_control);
     }
     (!suspicious.any()).then_some(backslashes)
 }
@@ -493,7 +531,6 @@ fn special_bytes(word: u64) -> u64 {
 #[inline(always)]
 fn quotes_or_controls(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let controls = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
     controls | has_byte(word, b'"')
 }
@@ -502,7 +539,6 @@ fn quotes_or_controls(word: u64) -> u64 {
 #[inline(always)]
 fn has_byte(word: u64, byte: u8) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let v = word ^ (ONES * u64::from(byte));
     v.wrapping_sub(ONES) & !v & HIGHS
 }
@@ -547,7 +583,10 @@ mod tests {
             r#"{"method":"HeapProfiler.addHeapSnapshotChunk","params":{"chunk":"{\"a\":1}\n"}}"#,
         );
         assert_eq!(e.method(), "HeapProfiler.addHeapSnapshotChunk");
-        assert_eq!(e.params_json(), r#"{"chunk":"{\"a\":1}\n"}"#);
+        assert_eq!(
+            e.params_json().expect("utf-8"),
+            r#"{"chunk":"{\"a\":1}\n"}"#
+        );
         assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"{\"a\":1}\n");
     }
 
@@ -695,14 +734,14 @@ mod tests {
         assert_eq!(e.method(), "A.b");
         assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"x\"y");
         let e = event(r#"{"method":"A.b"}"#);
-        assert_eq!(e.params_json(), "{}");
+        assert_eq!(e.params_json().expect("utf-8"), "{}");
     }
 
     #[test]
     fn trailing_members_after_params_are_not_mistaken_for_params() {
         let e = event(r#"{"method":"A.b","params":{"chunk":"x"},"sessionId":"s"}"#);
         assert_eq!(e.method(), "A.b");
-        assert_eq!(e.params_json(), r#"{"chunk":"x"}"#);
+        assert_eq!(e.params_json().expect("utf-8"), r#"{"chunk":"x"}"#);
         // Ends like the fast path's shape: the parameters are re-read in full when invalid.
         let e = event(r#"{"method":"A.b","params":{"chunk":"x"},"extra":{"y":"z"}}"#);
         assert_eq!(&e.string_param("chunk").expect("chunk")[..], b"x");
@@ -712,7 +751,7 @@ mod tests {
 
     #[test]
     fn replies_and_errors() {
-        match decode(Utf8Bytes::from(
+        match decode(Bytes::from(
             r#"{"id":7,"result":{"result":{"type":"number","value":2}}}"#,
         )) {
             Ok(Incoming::Reply {
@@ -724,7 +763,7 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        match decode(Utf8Bytes::from(
+        match decode(Bytes::from(
             r#"{"id":8,"error":{"code":-32601,"message":"'Foo.bar' wasn't found"}}"#,
         )) {
             Ok(Incoming::Reply {
@@ -743,6 +782,30 @@ mod tests {
     }
 
     #[test]
+    fn text_that_is_not_utf8_is_refused_where_it_is_read() {
+        // The fast path leaves the parameters unchecked until they are read.
+        let mut frame = br#"{"method":"A.b","params":{"chunk":"ok "#.to_vec();
+        frame.extend_from_slice(&[0xC3, 0x28]); // A lead byte with no continuation.
+        frame.extend_from_slice(br#""}}"#);
+        let Ok(Incoming::Event(event)) = decode(Bytes::from(frame.clone())) else {
+            panic!("the fast path takes the frame")
+        };
+        assert!(event.string_param("chunk").is_err());
+        assert!(event.params_json().is_err());
+        assert!(event.params::<serde_json::Value>().is_err());
+        // Valid multi-byte text goes through the careful path unchanged.
+        let event = Event::from_frame(r#"{"method":"A.b","params":{"chunk":"é\n日本 🦀"}}"#)
+            .expect("an event");
+        assert_eq!(
+            &event.string_param("chunk").expect("chunk")[..],
+            "é\n日本 🦀".as_bytes()
+        );
+        // Any other frame is checked whole.
+        frame[1..9].copy_from_slice(br#""id":1, "#);
+        assert!(decode(Bytes::from(frame)).is_err());
+    }
+
+    #[test]
     fn malformed_messages_are_errors() {
         for bad in [
             "",
@@ -753,7 +816,7 @@ mod tests {
             r#"{"method":3}"#,
             "{\"method\":\"a\\\"b\"}",
         ] {
-            assert!(decode(Utf8Bytes::from(bad)).is_err(), "accepted {bad:?}");
+            assert!(decode(Bytes::from(bad)).is_err(), "accepted {bad:?}");
         }
     }
 }

@@ -18,6 +18,7 @@ mod shared;
 mod subscription;
 mod target;
 pub(crate) mod target_end;
+mod websocket;
 
 pub use activity::{
     Activity, ActivityClaim, Conflict, HEAP_SNAPSHOT_SAMPLING_ISSUE, TargetActivity,

@@ -176,7 +176,7 @@ mod tests {
     /// session's decoder.
     fn reply_with(result: serde_json::Value) -> RawReply {
         let frame = json!({ "id": 1, "result": result }).to_string();
-        match decode(Utf8Bytes::from(frame)).expect("a valid frame") {
+        match decode(bytes::Bytes::from(frame)).expect("a valid frame") {
             Incoming::Reply { reply, .. } => reply.expect("a successful reply"),
             Incoming::Event(event) => panic!("decoded as an event: {event:?}"),
         }

@@ -8,8 +8,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
@@ -21,6 +19,7 @@ use super::shared::Shared;
 use super::subscription::Subscription;
 use super::target::DiscoveredTarget;
 use super::target_end;
+use super::websocket::{self, Outgoing};
 use crate::{Error, Result, TargetInfo};
 
 /// How long a call waits for its reply unless told otherwise.
@@ -67,7 +66,7 @@ pub struct InspectorSession {
 
 struct Inner {
     shared: Arc<Shared>,
-    outgoing: mpsc::Sender<Message>,
+    outgoing: mpsc::Sender<Outgoing>,
     next_id: AtomicU64,
     call_timeout: Duration,
     event_capacity: usize,
@@ -177,7 +176,7 @@ impl InspectorSession {
         let exchange = async {
             self.inner
                 .outgoing
-                .send(Message::text(request))
+                .send(Outgoing::Text(request))
                 .await
                 .map_err(|_| self.closed_error())?;
             reply.await.map_err(|_| self.closed_error())?
@@ -258,7 +257,7 @@ impl InspectorSession {
         let outgoing = self.inner.outgoing.clone();
         let shared = Arc::clone(&self.inner.shared);
         tokio::spawn(async move {
-            if outgoing.send(Message::text(request)).await.is_err() {
+            if outgoing.send(Outgoing::Text(request)).await.is_err() {
                 shared.forget_call(id);
                 return;
             }
@@ -361,27 +360,21 @@ impl SessionBuilder {
         if !self.allow_remote && !is_loopback_host(&host) {
             return Err(Error::RemoteRefused { host });
         }
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(self.max_message_size))
-            .max_frame_size(Some(self.max_message_size));
-        let handshake =
-            tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(config), true);
-        let (socket, _) = tokio::time::timeout(self.connect_timeout, handshake)
+        let opening = websocket::connect(&parsed, self.max_message_size);
+        let socket = tokio::time::timeout(self.connect_timeout, opening)
             .await
             .unwrap_or_else(|_| {
-                Err(tokio_tungstenite::tungstenite::Error::Io(
-                    std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!(
-                            "no WebSocket handshake answer within {:?}",
-                            self.connect_timeout
-                        ),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no WebSocket handshake answer within {:?}",
+                        self.connect_timeout
                     ),
                 ))
             })
             .map_err(|source| Error::Connect {
                 url: self.url.clone(),
-                source: Box::new(source),
+                source,
             })?;
         debug!(url = %self.url, "Connected to the inspector.");
         let shared = Shared::new(self.url.clone());
