@@ -4,12 +4,15 @@
 
 use std::ops::Range;
 
-use bytes::Bytes;
+use std::cell::RefCell;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use wide::u8x16;
 
+use super::buffers::Buffers;
 use crate::{Error, Result};
 
 /// One message from the inspector, decoded.
@@ -331,7 +334,27 @@ fn single_string_member(params: &[u8], key: &str) -> Option<Bytes> {
     let rest = rest.strip_prefix(key.as_bytes())?;
     let body = rest.strip_prefix(b"\":\"")?;
     let body = body.strip_suffix(b"\"}")?;
-    unescape_json_string(body).map(Bytes::from)
+    unescape_to_bytes(body)
+}
+
+/// How many earlier buffers each thread keeps for unescaped chunks (see [`Buffers`]).
+const CHUNK_SPARES: usize = 2;
+
+thread_local! {
+    /// The buffers each thread unescapes chunks into: a chunk is split out of a 1 MiB buffer
+    /// rather than allocated alone, so that its pages are not faulted in afresh every time.
+    static CHUNK_BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::new(CHUNK_SPARES));
+}
+
+/// Unescapes `body` (see [`unescape_json_string`]) into this thread's chunk buffers.
+fn unescape_to_bytes(body: &[u8]) -> Option<Bytes> {
+    CHUNK_BUFFERS.with_borrow_mut(|buffers| {
+        buffers.make_room_for(body.len() + COPY);
+        let out = buffers.current();
+        let unescaped = unescape_json_string(body, out);
+        let chunk = out.split().freeze();
+        unescaped.map(|()| chunk)
+    })
 }
 
 /// Unescapes the inside of a JSON string literal (without its quotes). Returns `None` when the
@@ -349,9 +372,9 @@ fn single_string_member(params: &[u8], key: &str) -> Option<Bytes> {
 /// for UTF-8 beforehand: the scan notes any byte above 0x7F, and only then is the text checked.
 /// Bytes are written with `extend_from_slice` and `truncate` into reserved capacity, so that
 /// the output is never zeroed first.
-pub(crate) fn unescape_json_string(body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn unescape_json_string(body: &[u8], out: &mut BytesMut) -> Option<()> {
     // Unescaped text is never longer than its escaped form; the slack allows fixed-size copies.
-    let mut out = Vec::with_capacity(body.len() + COPY);
+    out.reserve(body.len() + COPY);
     let mut read = 0;
     let mut non_ascii = false;
     let mut block = 0;
@@ -368,23 +391,23 @@ pub(crate) fn unescape_json_string(body: &[u8]) -> Option<Vec<u8>> {
                     if at < read {
                         continue; // The second half of `\\`, or a `\u` low surrogate.
                     }
-                    copy_plain(body, read, at, &mut out);
-                    read = unescape_one(body, at, &mut out)?;
+                    copy_plain(body, read, at, out);
+                    read = unescape_one(body, at, out)?;
                 }
             }
             None => {
                 while read < end {
-                    read = unescape_words(body, read, &mut out, &mut non_ascii)?;
+                    read = unescape_words(body, read, out, &mut non_ascii)?;
                 }
             }
         }
         block = end;
     }
-    copy_plain(body, read.min(body.len()), body.len(), &mut out);
+    copy_plain(body, read.min(body.len()), body.len(), out);
     if non_ascii && std::str::from_utf8(body).is_err() {
         return None;
     }
-    Some(out)
+    Some(())
 }
 
 /// The fixed copy size of [`copy_plain`], and the slack `out` keeps for it.
@@ -395,7 +418,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// Appends the plain run `body[from..to]` to `out`.
 #[inline(always)]
-fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut Vec<u8>) {
+fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut BytesMut) {
     let len = to.saturating_sub(from);
     let fixed: Option<&[u8; COPY]> = body
         .get(from..from + COPY)
@@ -431,11 +454,11 @@ const SIMPLE_ESCAPES: [u8; 256] = {
 
 /// Decodes the escape starting at `body[at]` (a backslash) into `out`; returns the index after it.
 #[inline(always)]
-fn unescape_one(body: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+fn unescape_one(body: &[u8], at: usize, out: &mut BytesMut) -> Option<usize> {
     let next = *body.get(at + 1)?;
     let decoded = SIMPLE_ESCAPES[usize::from(next)];
     if decoded != 0 {
-        out.push(decoded);
+        out.put_u8(decoded);
         return Some(at + 2);
     }
     if next != b'u' {
@@ -454,7 +477,7 @@ fn unescape_one(body: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
 fn unescape_words(
     body: &[u8],
     mut read: usize,
-    out: &mut Vec<u8>,
+    out: &mut BytesMut,
     non_ascii: &mut bool,
 ) -> Option<usize> {
     if let Some(word) = body.get(read..read + 8) {
@@ -482,7 +505,7 @@ fn unescape_words(
         b'"' | 0x00..=0x1f => None,
         plain => {
             *non_ascii |= !plain.is_ascii();
-            out.push(plain);
+            out.put_u8(plain);
             Some(read + 1)
         }
     }
@@ -573,6 +596,11 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
 
+    fn unescape(body: &[u8]) -> Option<Vec<u8>> {
+        let mut out = BytesMut::new();
+        unescape_json_string(body, &mut out).map(|()| out.to_vec())
+    }
+
     fn event(frame: &str) -> Event {
         Event::from_frame(frame).expect("an event")
     }
@@ -631,7 +659,7 @@ mod tests {
                 .collect();
             let escaped = serde_json::to_string(&text).expect("serialize");
             let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape_json_string(body).expect("valid");
+            let unescaped = unescape(body).expect("valid");
             assert_eq!(
                 String::from_utf8(unescaped).expect("utf-8"),
                 text,
@@ -685,7 +713,7 @@ mod tests {
             }
             let escaped = serde_json::to_string(&text).expect("serialize");
             let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape_json_string(body).expect("valid");
+            let unescaped = unescape(body).expect("valid");
             assert_eq!(
                 String::from_utf8(unescaped).expect("utf-8"),
                 text,
@@ -700,7 +728,7 @@ mod tests {
                     let reference = serde_json::from_slice::<String>(
                         &[b"\"".as_slice(), &broken, b"\"".as_slice()].concat(),
                     );
-                    let ours = unescape_json_string(&broken);
+                    let ours = unescape(&broken);
                     assert_eq!(ours.is_some(), reference.is_ok(), "round {round} at {at}");
                     if let (Some(ours), Ok(reference)) = (ours, reference) {
                         assert_eq!(ours, reference.into_bytes());

@@ -3,6 +3,7 @@
 mod activity;
 mod address;
 mod array_len;
+mod buffers;
 mod connection;
 mod discovery;
 mod domain;

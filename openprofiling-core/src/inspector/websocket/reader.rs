@@ -2,28 +2,21 @@
 //! its subscriber as a slice of the buffer the kernel copied it into: no zeroing before reads,
 //! no copy of the frame, no UTF-8 pass (the decoder checks what it reads as text).
 
-use std::collections::VecDeque;
 use std::io::Cursor;
 
 use bytes::{Buf, Bytes, BytesMut};
+
+use super::super::buffers::Buffers;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-/// The size of each receive buffer. Frames are split out of it as they complete; a frame that
-/// does not fit in what is left starts a new buffer, and only its first part is copied there.
-/// A heap snapshot's 100 KB frames so copy about a twentieth of what they carry, where a
-/// buffer the size of one frame would copy half.
-pub(crate) const BUFFER_SIZE: usize = 1 << 20;
-
 /// Frames smaller than this are copied out of the buffer, so that a small event someone keeps
 /// does not keep a whole buffer alive.
 const SMALL_FRAME: usize = 4 << 10;
 
-/// How many earlier buffers are kept to be reused once their frames are dropped: a buffer's
-/// pages then stay mapped, where a fresh buffer would fault each of them in again (a tenth
-/// of the session's CPU time on a snapshot's stream).
+/// How many earlier receive buffers are kept for reuse (see [`Buffers`]).
 const SPARE_BUFFERS: usize = 4;
 
 /// The longest frame header (2 bytes, an 8-byte length, a 4-byte mask).
@@ -81,11 +74,11 @@ struct Fragments {
 /// The reading half of a client WebSocket.
 pub(crate) struct FrameReader {
     socket: OwnedReadHalf,
-    buffer: BytesMut,
-    /// Earlier buffers, oldest first, reused once nothing holds a frame split from them.
-    spares: VecDeque<BytesMut>,
-    /// True when `buffer` was allocated with [`BUFFER_SIZE`] bytes.
-    buffer_is_usual: bool,
+    /// Frames are read into the current buffer and split off its front as they complete: a
+    /// frame that does not fit in what is left goes on in another buffer, where only its
+    /// first part is copied (about a twentieth of a snapshot's 100 KB frames, where a buffer
+    /// the size of one frame would copy half).
+    buffers: Buffers,
     max_message_size: usize,
     fragments: Option<Fragments>,
 }
@@ -93,7 +86,7 @@ pub(crate) struct FrameReader {
 impl std::fmt::Debug for FrameReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameReader")
-            .field("buffered", &self.buffer.len())
+            .field("buffered", &self.buffers.filled().len())
             .field("max_message_size", &self.max_message_size)
             .finish_non_exhaustive()
     }
@@ -112,13 +105,12 @@ struct Header {
 impl FrameReader {
     /// Reads frames from `socket`; `received` holds what the handshake read past its answer.
     pub(crate) fn new(socket: OwnedReadHalf, received: &[u8], max_message_size: usize) -> Self {
-        let mut buffer = BytesMut::with_capacity(BUFFER_SIZE.max(received.len()));
-        buffer.extend_from_slice(received);
+        let mut buffers = Buffers::new(SPARE_BUFFERS);
+        buffers.make_room_for(received.len());
+        buffers.current().extend_from_slice(received);
         Self {
             socket,
-            buffer,
-            spares: VecDeque::with_capacity(SPARE_BUFFERS),
-            buffer_is_usual: received.len() <= BUFFER_SIZE,
+            buffers,
             max_message_size,
             fragments: None,
         }
@@ -130,7 +122,7 @@ impl FrameReader {
             let wanted = match self.header()? {
                 Some(header) => {
                     let total = frame_total(&header, self.max_message_size)?;
-                    if self.buffer.len() >= total {
+                    if self.buffers.filled().len() >= total {
                         if let Some(received) = self.take_frame(&header, total)? {
                             return Ok(received);
                         }
@@ -138,12 +130,12 @@ impl FrameReader {
                     }
                     total
                 }
-                None => self.buffer.len() + MAX_HEADER,
+                None => self.buffers.filled().len() + MAX_HEADER,
             };
-            self.make_room_for(wanted);
-            if self.socket.read_buf(&mut self.buffer).await? == 0 {
+            self.buffers.make_room_for(wanted);
+            if self.socket.read_buf(self.buffers.current()).await? == 0 {
                 return Err(ReadError::Closed {
-                    mid_message: !self.buffer.is_empty() || self.fragments.is_some(),
+                    mid_message: !self.buffers.filled().is_empty() || self.fragments.is_some(),
                 });
             }
         }
@@ -151,7 +143,7 @@ impl FrameReader {
 
     /// The header at the start of the buffer, once it has all arrived.
     fn header(&self) -> Result<Option<Header>, ReadError> {
-        let mut cursor = Cursor::new(&self.buffer[..]);
+        let mut cursor = Cursor::new(self.buffers.filled());
         let Some((header, payload)) = FrameHeader::parse(&mut cursor)
             .map_err(|error| ReadError::Protocol(format!("bad frame header ({error})")))?
         else {
@@ -184,45 +176,15 @@ impl FrameReader {
         }))
     }
 
-    /// Ensures the buffer can hold `wanted` bytes from its start without moving again.
-    fn make_room_for(&mut self, wanted: usize) {
-        if self.buffer.capacity() >= wanted {
-            return;
-        }
-        let size = BUFFER_SIZE.max(wanted);
-        // Reuse the buffer when no frame split from it is still alive; otherwise go on in a
-        // spare or a new buffer, with the part of the frame read so far.
-        if self.buffer.try_reclaim(size - self.buffer.len()) {
-            return;
-        }
-        let free_spare = self
-            .spares
-            .iter_mut()
-            .position(|spare| spare.try_reclaim(size));
-        let mut next = free_spare
-            .and_then(|index| self.spares.remove(index))
-            .unwrap_or_else(|| BytesMut::with_capacity(size));
-        next.extend_from_slice(&self.buffer);
-        let mut previous = std::mem::replace(&mut self.buffer, next);
-        // Only buffers of the usual size are kept: not the one a large message needed.
-        if std::mem::replace(&mut self.buffer_is_usual, size == BUFFER_SIZE) {
-            previous.clear();
-            if self.spares.len() == SPARE_BUFFERS {
-                self.spares.pop_front();
-            }
-            self.spares.push_back(previous);
-        }
-    }
-
     /// Takes the complete frame of `total` bytes off the buffer; `None` for a fragment that
     /// does not end its message.
     fn take_frame(&mut self, header: &Header, total: usize) -> Result<Option<Received>, ReadError> {
         let payload = if total < SMALL_FRAME {
-            let payload = Bytes::copy_from_slice(&self.buffer[header.len..total]);
-            self.buffer.advance(total);
+            let payload = Bytes::copy_from_slice(&self.buffers.filled()[header.len..total]);
+            self.buffers.current().advance(total);
             payload
         } else {
-            let mut frame = self.buffer.split_to(total);
+            let mut frame = self.buffers.current().split_to(total);
             frame.advance(header.len);
             frame.freeze()
         };
@@ -319,6 +281,7 @@ mod tests {
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
+    use super::super::super::buffers::BUFFER_SIZE;
     use super::*;
 
     /// A server frame: unmasked, with `opcode` and `payload`.
