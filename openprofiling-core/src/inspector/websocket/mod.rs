@@ -9,6 +9,7 @@
 
 mod handshake;
 mod reader;
+mod socket;
 mod writer;
 
 use std::io;
@@ -39,7 +40,7 @@ pub(crate) async fn connect(
     // Requests are small and wait for their answers: send each at once.
     stream.set_nodelay(true)?;
     let (stream, received) = handshake::handshake(stream, url).await?;
-    let (read, write) = stream.into_split();
+    let (read, write) = socket::split(stream)?;
     Ok((
         FrameReader::new(read, &received, max_message_size),
         FrameWriter::new(write),

@@ -7,8 +7,7 @@ use std::io::Cursor;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::super::buffers::Buffers;
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use super::socket::ReadSocket;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
@@ -18,6 +17,9 @@ const SMALL_FRAME: usize = 4 << 10;
 
 /// How many earlier receive buffers are kept for reuse (see [`Buffers`]).
 const SPARE_BUFFERS: usize = 4;
+
+/// A frame at least this large says a stream of them is arriving (a snapshot's chunks).
+const STREAMING_FRAME: usize = 32 << 10;
 
 /// The longest frame header (2 bytes, an 8-byte length, a 4-byte mask).
 const MAX_HEADER: usize = 14;
@@ -73,7 +75,7 @@ struct Fragments {
 
 /// The reading half of a client WebSocket.
 pub(crate) struct FrameReader {
-    socket: OwnedReadHalf,
+    socket: ReadSocket,
     /// Frames are read into the current buffer and split off its front as they complete: a
     /// frame that does not fit in what is left goes on in another buffer, where only its
     /// first part is copied (about a twentieth of a snapshot's 100 KB frames, where a buffer
@@ -81,6 +83,8 @@ pub(crate) struct FrameReader {
     buffers: Buffers,
     max_message_size: usize,
     fragments: Option<Fragments>,
+    /// The last frame was large: more are probably coming (see [`ReadSocket`]).
+    streaming: bool,
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -104,7 +108,7 @@ struct Header {
 
 impl FrameReader {
     /// Reads frames from `socket`; `received` holds what the handshake read past its answer.
-    pub(crate) fn new(socket: OwnedReadHalf, received: &[u8], max_message_size: usize) -> Self {
+    pub(crate) fn new(socket: ReadSocket, received: &[u8], max_message_size: usize) -> Self {
         let mut buffers = Buffers::new(SPARE_BUFFERS);
         buffers.make_room_for(received.len());
         buffers.current().extend_from_slice(received);
@@ -113,6 +117,7 @@ impl FrameReader {
             buffers,
             max_message_size,
             fragments: None,
+            streaming: false,
         }
     }
 
@@ -123,6 +128,7 @@ impl FrameReader {
                 Some(header) => {
                     let total = frame_total(&header, self.max_message_size)?;
                     if self.buffers.filled().len() >= total {
+                        self.streaming = total >= STREAMING_FRAME;
                         if let Some(received) = self.take_frame(&header, total)? {
                             return Ok(received);
                         }
@@ -133,7 +139,12 @@ impl FrameReader {
                 None => self.buffers.filled().len() + MAX_HEADER,
             };
             self.buffers.make_room_for(wanted);
-            if self.socket.read_buf(self.buffers.current()).await? == 0 {
+            if self
+                .socket
+                .read_buf(self.buffers.current(), self.streaming)
+                .await?
+                == 0
+            {
                 return Err(ReadError::Closed {
                     mid_message: !self.buffers.filled().is_empty() || self.fragments.is_some(),
                 });
@@ -278,7 +289,9 @@ fn close_reason(payload: &[u8]) -> Option<(u16, String)> {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::AsyncWriteExt;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::super::super::buffers::BUFFER_SIZE;
@@ -315,8 +328,7 @@ mod tests {
             }
         });
         let client = TcpStream::connect(address).await.expect("connect");
-        let (read, _write) = client.into_split();
-        FrameReader::new(read, received, limit)
+        FrameReader::new(ReadSocket::new(client), received, limit)
     }
 
     async fn text(reader: &mut FrameReader) -> Bytes {
@@ -368,6 +380,40 @@ mod tests {
                 Err(ReadError::Closed { mid_message: false })
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_trickles_in_then_pauses_arrives_whole_and_the_reply_after_it_too() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let payloads: Vec<Vec<u8>> = (0..12_u8).map(|index| vec![index; 70_000]).collect();
+        let frames: Vec<Vec<u8>> = payloads.iter().map(|p| frame(true, 1, p)).collect();
+        tokio::spawn(async move {
+            let (mut server, _) = listener.accept().await.expect("accept");
+            for frame in frames {
+                // Slower than the reader looks, and in pieces, like V8 writing a snapshot.
+                for part in frame.chunks(30_000) {
+                    server.write_all(part).await.expect("write");
+                    tokio::time::sleep(Duration::from_millis(7)).await;
+                }
+            }
+            // A pause long enough for the reader to go back to the poller, then a reply.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            server
+                .write_all(&frame(true, 1, b"{\"id\":1}"))
+                .await
+                .expect("write");
+            let _ = server.read(&mut [0; 1]).await;
+        });
+        let client = TcpStream::connect(address).await.expect("connect");
+        let mut reader = FrameReader::new(ReadSocket::new(client), &[], 1 << 20);
+        for payload in &payloads {
+            assert_eq!(&text(&mut reader).await[..], &payload[..]);
+        }
+        let reply = tokio::time::timeout(Duration::from_secs(5), text(&mut reader))
+            .await
+            .expect("the reply after the pause arrives");
+        assert_eq!(&reply[..], b"{\"id\":1}");
     }
 
     #[tokio::test]

@@ -3,11 +3,11 @@
 use std::io;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+
+use super::socket::WriteSocket;
 
 /// A frame for the inspector.
 #[derive(Debug)]
@@ -21,13 +21,13 @@ pub(crate) enum Outgoing {
 /// The writing half of a client WebSocket.
 #[derive(Debug)]
 pub(crate) struct FrameWriter {
-    socket: OwnedWriteHalf,
+    socket: WriteSocket,
     /// Reused for every frame: requests are small, and one write sends each whole.
     buffer: Vec<u8>,
 }
 
 impl FrameWriter {
-    pub(crate) fn new(socket: OwnedWriteHalf) -> Self {
+    pub(crate) fn new(socket: WriteSocket) -> Self {
         Self {
             socket,
             buffer: Vec::new(),
@@ -50,7 +50,7 @@ impl FrameWriter {
             reason: "".into(),
         }));
         self.write(goodbye).await?;
-        self.socket.shutdown().await
+        self.socket.shutdown()
     }
 
     async fn write(&mut self, mut frame: Frame) -> io::Result<()> {
