@@ -31,8 +31,11 @@ use crate::pace::DevicePace;
 /// logical block size of common devices (512 or 4096 bytes).
 const ALIGN: usize = 4096;
 
-/// Bytes staged before a direct write (a multiple of [`ALIGN`]).
-const STAGING: usize = 1 << 20;
+/// Bytes staged before a direct write (a multiple of [`ALIGN`]). Each write is a hand-off
+/// to tokio's blocking pool and back: at 4 MiB rather than 1 MiB, a 243 MB snapshot took
+/// about 430 context switches instead of 1,270, and 9 % less of the agent's CPU (7 runs
+/// each, alternated), for 3 MiB more memory.
+const STAGING: usize = 4 << 20;
 
 /// A profile's open file: direct I/O through an aligned staging buffer, or ordinary writes.
 pub(crate) struct ProfileFile {
