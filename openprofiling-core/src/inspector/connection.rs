@@ -14,6 +14,9 @@ use super::target_end;
 use super::websocket::{FrameReader, FrameWriter, Outgoing, ReadError, Received};
 use crate::Error;
 
+/// How long the goodbye (a close frame) may wait for a peer that does not read.
+const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How much of a frame a `trace!` line shows.
 const TRACE_PREVIEW: usize = 200;
 
@@ -49,15 +52,23 @@ async fn write_loop(
             request = requests.recv() => request,
         };
         let Some(request) = request else { break };
-        if let Err(error) = writer.send(request).await {
+        // A peer that stopped reading keeps a send waiting; closing must not wait for it (a
+        // frame cut short leaves nothing to say goodbye after).
+        let sent = tokio::select! {
+            biased;
+            () = closing.cancelled() => return,
+            sent = writer.send(request) => sent,
+        };
+        if let Err(error) = sent {
             debug!(url = %shared.url, %error, "Inspector connection failed while sending.");
             shared.close(format!("sending failed: {error}"));
             closing.cancel();
             return;
         }
     }
-    // Every handle is gone, or the reader saw the end: say goodbye politely, best effort.
-    let _ = writer.close().await;
+    // Every handle is gone, or the reader saw the end: say goodbye politely, best effort, and
+    // not for long.
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, writer.close()).await;
 }
 
 async fn read_loop(

@@ -5,11 +5,11 @@
 use std::io::Cursor;
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::super::buffers::Buffers;
 use super::socket::ReadSocket;
-use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 /// Frames smaller than this are copied out of the buffer, so that a small event someone keeps
 /// does not keep a whole buffer alive.
@@ -231,7 +231,7 @@ impl FrameReader {
         is_final: bool,
         payload: &[u8],
     ) -> Result<Option<Received>, ReadError> {
-        let Some(fragments) = self.fragments.as_mut() else {
+        let Some(mut fragments) = self.fragments.take() else {
             return Err(ReadError::Protocol(
                 "a continuation frame with no message to continue".into(),
             ));
@@ -245,13 +245,10 @@ impl FrameReader {
         }
         fragments.data.extend_from_slice(payload);
         if !is_final {
+            self.fragments = Some(fragments);
             return Ok(None);
         }
-        let Fragments { text, data } = self.fragments.take().unwrap_or(Fragments {
-            text: true,
-            data: BytesMut::new(),
-        });
-        Ok(Some(message(text, data.freeze())))
+        Ok(Some(message(fragments.text, fragments.data.freeze())))
     }
 }
 
