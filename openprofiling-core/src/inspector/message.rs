@@ -2,9 +2,8 @@
 //! point into it, and string parameters (heap snapshot chunks) are unescaped once, straight into
 //! the buffer that becomes the chunk.
 
-use std::ops::Range;
-
 use std::cell::RefCell;
+use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
