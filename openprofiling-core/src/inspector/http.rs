@@ -20,7 +20,7 @@ const MAX_BODY: usize = 8 << 20;
 /// The largest status line or header line accepted.
 const MAX_LINE: usize = 16 << 10;
 /// The most header lines accepted.
-pub(super) const MAX_HEADERS: usize = 100;
+const MAX_HEADERS: usize = 100;
 
 /// The reason given when nothing listens at the address.
 const REFUSED: &str = "connection refused (nothing listens there)";
@@ -124,29 +124,14 @@ async fn exchange(address: &str, path: &str) -> Result<Response, String> {
 
 /// Reads a status line, headers and a body from `reader`.
 async fn read_response<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Response, String> {
-    let status_line = read_line(reader, "status line")
-        .await?
-        .ok_or_else(|| "the connection closed before any answer".to_owned())?;
-    let (status, reason) = parse_status_line(&status_line)?;
-
+    let Head {
+        status,
+        reason,
+        headers,
+    } = read_head(reader).await?;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
-    let mut headers = 0;
-    loop {
-        let line = read_line(reader, "header")
-            .await?
-            .ok_or_else(|| "the connection closed in the middle of the headers".to_owned())?;
-        if line.is_empty() {
-            break;
-        }
-        headers += 1;
-        if headers > MAX_HEADERS {
-            return Err(format!("more than {MAX_HEADERS} header lines"));
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("malformed header line {:?}", truncate(&line)));
-        };
-        let value = value.trim();
+    for (name, value) in &headers {
         if name.eq_ignore_ascii_case("content-length") {
             let length: usize = value
                 .parse()
@@ -235,8 +220,46 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Vec<u8>
     Err(format!("more than {MAX_HEADERS} trailer lines"))
 }
 
+/// The status line and headers of an answer.
+pub(super) struct Head {
+    /// The status code.
+    pub(super) status: u16,
+    /// The reason phrase.
+    pub(super) reason: String,
+    /// The headers as sent, names and trimmed values.
+    pub(super) headers: Vec<(String, String)>,
+}
+
+/// Reads an answer's status line and headers (up to the blank line), and no more.
+pub(super) async fn read_head<R: AsyncBufRead + Unpin>(reader: &mut R) -> Result<Head, String> {
+    let status_line = read_line(reader, "status line")
+        .await?
+        .ok_or_else(|| "the connection closed before any answer".to_owned())?;
+    let (status, reason) = parse_status_line(&status_line)?;
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(reader, "header")
+            .await?
+            .ok_or_else(|| "the connection closed in the middle of the headers".to_owned())?;
+        if line.is_empty() {
+            return Ok(Head {
+                status,
+                reason,
+                headers,
+            });
+        }
+        if headers.len() == MAX_HEADERS {
+            return Err(format!("more than {MAX_HEADERS} header lines"));
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("malformed header line {:?}", truncate(&line)));
+        };
+        headers.push((name.to_owned(), value.trim().to_owned()));
+    }
+}
+
 /// Reads one line, without its CRLF (or bare LF). `None` when the connection closed before it.
-pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
+async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     what: &str,
 ) -> Result<Option<String>, String> {
@@ -266,7 +289,7 @@ pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 /// Parses `HTTP/1.1 200 OK` into the code and the reason phrase.
-pub(super) fn parse_status_line(line: &str) -> Result<(u16, String), String> {
+fn parse_status_line(line: &str) -> Result<(u16, String), String> {
     let malformed = || {
         format!(
             "it does not answer HTTP (status line {:?}); is this the inspector's port?",

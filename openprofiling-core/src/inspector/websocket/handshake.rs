@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use url::{Position, Url};
 
-use super::super::http::{MAX_HEADERS, parse_status_line, read_line};
+use super::super::http::{Head, read_head};
 
 /// Asks the server at the other end of `stream` to switch to WebSocket for `url`. Returns the
 /// stream and the bytes that arrived after the server's answer (the start of its frames).
@@ -29,36 +29,18 @@ pub(super) async fn handshake(
     stream.write_all(request.as_bytes()).await?;
 
     let mut reader = BufReader::new(stream);
-    let status_line = read_line(&mut reader, "status line")
-        .await
-        .map_err(refused)?
-        .ok_or_else(|| refused("the connection closed before any answer".to_owned()))?;
-    let (status, reason) = parse_status_line(&status_line).map_err(refused)?;
-    let (mut upgrade, mut accept) = (None, None);
-    let mut headers = 0;
-    loop {
-        let line = read_line(&mut reader, "header line")
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| {
-                refused("the connection closed in the middle of the answer".to_owned())
-            })?;
-        if line.is_empty() {
-            break;
-        }
-        headers += 1;
-        if headers > MAX_HEADERS {
-            return Err(refused(format!("more than {MAX_HEADERS} header lines")));
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim().to_owned();
-            if name.eq_ignore_ascii_case("upgrade") {
-                upgrade = Some(value);
-            } else if name.eq_ignore_ascii_case("sec-websocket-accept") {
-                accept = Some(value);
-            }
-        }
-    }
+    let Head {
+        status,
+        reason,
+        headers,
+    } = read_head(&mut reader).await.map_err(refused)?;
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.as_str())
+    };
+    let (upgrade, accept) = (header("upgrade"), header("sec-websocket-accept"));
     if status != 101 {
         return Err(refused(format!(
             "the server answered HTTP {status} {reason} instead of switching to WebSocket \
@@ -66,7 +48,7 @@ pub(super) async fn handshake(
         )));
     }
     if !upgrade.is_some_and(|upgrade| upgrade.eq_ignore_ascii_case("websocket"))
-        || accept.as_deref() != Some(derive_accept_key(key.as_bytes()).as_str())
+        || accept != Some(derive_accept_key(key.as_bytes()).as_str())
     {
         return Err(refused(
             "the server switched protocols without a valid WebSocket answer".to_owned(),
