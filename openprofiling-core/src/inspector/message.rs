@@ -5,13 +5,13 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use wide::u8x16;
 
 use super::buffers::Buffers;
+use super::unescape::{SLACK, unescape_json_string};
 use crate::{Error, Result};
 
 /// One message from the inspector, decoded.
@@ -348,7 +348,7 @@ thread_local! {
 /// Unescapes `body` (see [`unescape_json_string`]) into this thread's chunk buffers.
 fn unescape_to_bytes(body: &[u8]) -> Option<Bytes> {
     CHUNK_BUFFERS.with_borrow_mut(|buffers| {
-        buffers.make_room_for(body.len() + COPY);
+        buffers.make_room_for(body.len() + SLACK);
         let out = buffers.current();
         let unescaped = unescape_json_string(body, out);
         let chunk = out.split().freeze();
@@ -356,249 +356,9 @@ fn unescape_to_bytes(body: &[u8]) -> Option<Bytes> {
     })
 }
 
-/// Unescapes the inside of a JSON string literal (without its quotes). Returns `None` when the
-/// text is not exactly one valid JSON string body (an unescaped quote, a bad escape, a raw
-/// control character, an unpaired surrogate, bytes that are not UTF-8).
-///
-/// Heap snapshot chunks hold an escape every few dozen bytes (`\n` after each node, `\"`
-/// around each string). Branch mispredictions on escapes dominate a byte- or word-wise loop,
-/// so blocks of 64 bytes are scanned first into a bit mask of their backslashes, without
-/// branches; the escapes are then visited bit by bit and the plain runs between them copied
-/// with fixed-size moves. Blocks holding a quote or a control character (the strings section
-/// of a snapshot, or invalid input) take the word-wise path, which checks every byte.
-///
-/// V8 writes heap snapshots in ASCII (it escapes everything else), so the frame is not checked
-/// for UTF-8 beforehand: the scan notes any byte above 0x7F, and only then is the text checked.
-/// Bytes are written with `extend_from_slice` and `truncate` into reserved capacity, so that
-/// the output is never zeroed first.
-pub(crate) fn unescape_json_string(body: &[u8], out: &mut BytesMut) -> Option<()> {
-    // Unescaped text is never longer than its escaped form; the slack allows fixed-size copies.
-    out.reserve(body.len() + COPY);
-    let mut read = 0;
-    let mut non_ascii = false;
-    let mut block = 0;
-    while block < body.len() {
-        let end = (block + 64).min(body.len());
-        let clean_backslashes = body
-            .get(block..block + 64)
-            .and_then(|bytes| backslashes_if_clean(bytes.try_into().ok()?));
-        match clean_backslashes {
-            Some(mut backslashes) => {
-                while backslashes != 0 {
-                    let at = block + backslashes.trailing_zeros() as usize;
-                    backslashes &= backslashes - 1;
-                    if at < read {
-                        continue; // The second half of `\\`, or a `\u` low surrogate.
-                    }
-                    copy_plain(body, read, at, out);
-                    read = unescape_one(body, at, out)?;
-                }
-            }
-            None => {
-                while read < end {
-                    read = unescape_words(body, read, out, &mut non_ascii)?;
-                }
-            }
-        }
-        block = end;
-    }
-    copy_plain(body, read.min(body.len()), body.len(), out);
-    if non_ascii && std::str::from_utf8(body).is_err() {
-        return None;
-    }
-    Some(())
-}
-
-/// The fixed copy size of [`copy_plain`], and the slack `out` keeps for it.
-const COPY: usize = 32;
-
-/// The top bit of each byte of a word.
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Appends the plain run `body[from..to]` to `out`.
-#[inline(always)]
-fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut BytesMut) {
-    let len = to.saturating_sub(from);
-    let fixed: Option<&[u8; COPY]> = body
-        .get(from..from + COPY)
-        .and_then(|run| run.try_into().ok());
-    match fixed {
-        // Most runs are short: one fixed-size move (into reserved capacity), no call, no loop.
-        Some(run) if len <= COPY => {
-            let written = out.len();
-            out.extend_from_slice(run);
-            out.truncate(written + len);
-        }
-        _ => out.extend_from_slice(&body[from..to]),
-    }
-}
-
-/// What each byte after a backslash decodes to; 0 for `u` (four hex digits follow) and for
-/// bytes that may not follow a backslash.
-///
-/// A table rather than a `match`: the match compiles to a jump table, and a snapshot's mix of
-/// `\n`, `\"` and `\\` escapes mispredicts its indirect jump (about 10% of the unescape time).
-const SIMPLE_ESCAPES: [u8; 256] = {
-    let mut table = [0_u8; 256];
-    table[b'n' as usize] = b'\n';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table[b'/' as usize] = b'/';
-    table[b'b' as usize] = 0x08;
-    table[b'f' as usize] = 0x0c;
-    table[b'r' as usize] = b'\r';
-    table[b't' as usize] = b'\t';
-    table
-};
-
-/// Decodes the escape starting at `body[at]` (a backslash) into `out`; returns the index after it.
-#[inline(always)]
-fn unescape_one(body: &[u8], at: usize, out: &mut BytesMut) -> Option<usize> {
-    let next = *body.get(at + 1)?;
-    let decoded = SIMPLE_ESCAPES[usize::from(next)];
-    if decoded != 0 {
-        out.put_u8(decoded);
-        return Some(at + 2);
-    }
-    if next != b'u' {
-        return None;
-    }
-    let (code, rest) = read_unicode_escape(&body[at + 2..])?;
-    let mut buf = [0_u8; 4];
-    out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
-    Some(body.len() - rest.len())
-}
-
-/// One step of the careful path: copies plain bytes up to the next special byte (eight at a
-/// time), then handles that byte. Returns the index after what it consumed; `None` on a quote
-/// or control character that is not escaped. Sets `non_ascii` when it may have copied a byte
-/// above 0x7F.
-fn unescape_words(
-    body: &[u8],
-    mut read: usize,
-    out: &mut BytesMut,
-    non_ascii: &mut bool,
-) -> Option<usize> {
-    if let Some(word) = body.get(read..read + 8) {
-        let word: [u8; 8] = word.try_into().ok()?;
-        let value = u64::from_le_bytes(word);
-        *non_ascii |= value & HIGHS != 0;
-        let special = special_bytes(value);
-        // Append the whole word (a fixed-size move into reserved capacity: `out.len() <= read`
-        // and `read + 8 <= len`), then keep only its plain bytes.
-        let written = out.len();
-        out.extend_from_slice(&word);
-        let plain = if special == 0 {
-            8
-        } else {
-            (special.trailing_zeros() / 8) as usize
-        };
-        out.truncate(written + plain);
-        read += plain;
-        if plain == 8 {
-            return Some(read);
-        }
-    }
-    match body[read] {
-        b'\\' => unescape_one(body, read, out),
-        b'"' | 0x00..=0x1f => None,
-        plain => {
-            *non_ascii |= !plain.is_ascii();
-            out.put_u8(plain);
-            Some(read + 1)
-        }
-    }
-}
-
-/// The backslashes of a 64-byte block as a bit mask (bit `i` for byte `i`), or `None` when the
-/// block holds a double quote, a control character or a byte above 0x7F and needs the careful
-/// path. Branch-free,
-/// sixteen bytes at a time with SIMD (SSE2 on x86-64, NEON on aarch64, through `wide`'s safe
-/// API; plain code elsewhere).
-///
-/// For each 16-byte lane: `cmp_eq` sets a byte to 0xFF where it equals the wanted byte, and
-/// `move_mask` gathers the top bit of each of the 16 bytes into bits 0..16 of an integer (one
-/// instruction each on SSE2). A byte is a control character (below 0x20) exactly when
-/// `max(byte, 0x1F) == 0x1F`: SSE2 has no unsigned less-than, but it has an unsigned max.
-#[inline(always)]
-fn backslashes_if_clean(block: &[u8; 64]) -> Option<u64> {
-    let backslash = u8x16::splat(b'\\');
-    let quote = u8x16::splat(b'"');
-    let last_control = u8x16::splat(0x1f);
-    let mut backslashes = 0_u64;
-    let mut suspicious = u8x16::splat(0);
-    for (index, lane) in block.chunks_exact(16).enumerate() {
-        let mut bytes = [0_u8; 16];
-        bytes.copy_from_slice(lane);
-        let lane = u8x16::new(bytes);
-        // `move_mask` fills only the low 16 bits; the cast keeps exactly those.
-        let found = lane.cmp_eq(backslash).move_mask() as u16;
-        backslashes |= u64::from(found) << (16 * index);
-        // The lane itself too: `any` below looks at the top bits, set in bytes above 0x7F.
-        suspicious =
-            suspicious | lane | lane.cmp_eq(quote) | lane.max(last_control).cmp_eq(last_control);
-    }
-    (!suspicious.any()).then_some(backslashes)
-}
-
-/// A word whose lowest set high bit marks the first byte that is a backslash, a double quote
-/// or a control character (bits above the first match may be false positives; only the
-/// lowest is used).
-fn special_bytes(word: u64) -> u64 {
-    has_byte(word, b'\\') | quotes_or_controls(word)
-}
-
-/// Non-zero iff the word holds a double quote or a byte below 0x20; the lowest set high bit
-/// marks the first such byte.
-#[inline(always)]
-fn quotes_or_controls(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let controls = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    controls | has_byte(word, b'"')
-}
-
-/// Non-zero iff the word holds `byte`; the lowest set high bit marks the first one.
-#[inline(always)]
-fn has_byte(word: u64, byte: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let v = word ^ (ONES * u64::from(byte));
-    v.wrapping_sub(ONES) & !v & HIGHS
-}
-
-/// Reads the `XXXX` of a `\uXXXX` escape (and its low surrogate partner, if it is a high one).
-fn read_unicode_escape(rest: &[u8]) -> Option<(char, &[u8])> {
-    let first = hex4(rest)?;
-    let rest = &rest[4..];
-    match first {
-        0xD800..=0xDBFF => {
-            let low_part = rest.strip_prefix(b"\\u")?;
-            let low = hex4(low_part)?;
-            if !(0xDC00..=0xDFFF).contains(&low) {
-                return None;
-            }
-            let code = 0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00);
-            Some((char::from_u32(code)?, &low_part[4..]))
-        }
-        0xDC00..=0xDFFF => None,
-        _ => Some((char::from_u32(first)?, rest)),
-    }
-}
-
-fn hex4(bytes: &[u8]) -> Option<u32> {
-    let digits = bytes.get(..4)?;
-    digits.iter().try_fold(0_u32, |acc, &digit| {
-        Some(acc * 16 + (digit as char).to_digit(16)?)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unescape(body: &[u8]) -> Option<Vec<u8>> {
-        let mut out = BytesMut::new();
-        unescape_json_string(body, &mut out).map(|()| out.to_vec())
-    }
 
     fn event(frame: &str) -> Event {
         Event::from_frame(frame).expect("an event")
@@ -642,99 +402,6 @@ mod tests {
             &e.string_param("chunk").expect("chunk")[..],
             "é🦀/\u{8}\u{c}".as_bytes()
         );
-    }
-
-    #[test]
-    fn unescape_agrees_with_serde_on_every_byte_class_and_alignment() {
-        // Every ASCII byte and some multi-byte characters, at every offset within a word.
-        let alphabet: Vec<char> = (0_u8..0x80)
-            .map(char::from)
-            .chain("é日🦀".chars())
-            .collect();
-        for offset in 0..9 {
-            let text: String = std::iter::repeat_n('a', offset)
-                .chain(alphabet.iter().copied())
-                .chain(alphabet.iter().rev().copied())
-                .collect();
-            let escaped = serde_json::to_string(&text).expect("serialize");
-            let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape(body).expect("valid");
-            assert_eq!(
-                String::from_utf8(unescaped).expect("utf-8"),
-                text,
-                "offset {offset}"
-            );
-        }
-    }
-
-    #[test]
-    fn unescape_agrees_with_serde_on_random_text() {
-        // Snapshot-like text: digits and commas with newlines, quoted strings, and every
-        // other escape, in runs crossing the 64-byte blocks at every offset.
-        let pieces = [
-            "0",
-            "1",
-            "23",
-            "456",
-            ",",
-            ",",
-            ",",
-            "\n",
-            "\"",
-            "\\",
-            "/",
-            "\t",
-            "\u{1}",
-            "é",
-            "日本",
-            "🦀",
-            "\u{7f}",
-            "abcdefghijklmnopqrstuvwxyz0123456789",
-            " ",
-        ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for round in 0..2000 {
-            let len = (next() % 400) as usize;
-            let mut text = String::new();
-            while text.len() < len {
-                let piece = pieces[(next() % pieces.len() as u64) as usize];
-                // Bias towards the snapshot shape: long runs without quotes in half the rounds.
-                if round % 2 == 0 && (piece.contains('"') || piece.contains('\u{1}')) {
-                    continue;
-                }
-                text.push_str(piece);
-            }
-            let escaped = serde_json::to_string(&text).expect("serialize");
-            let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape(body).expect("valid");
-            assert_eq!(
-                String::from_utf8(unescaped).expect("utf-8"),
-                text,
-                "round {round}"
-            );
-            // Breaking it: a bare quote or a raw control character anywhere is refused.
-            if !body.is_empty() {
-                let at = (next() % body.len() as u64) as usize;
-                for bad in [b'"', 0x01] {
-                    let mut broken = body.to_vec();
-                    broken[at] = bad;
-                    let reference = serde_json::from_slice::<String>(
-                        &[b"\"".as_slice(), &broken, b"\"".as_slice()].concat(),
-                    );
-                    let ours = unescape(&broken);
-                    assert_eq!(ours.is_some(), reference.is_ok(), "round {round} at {at}");
-                    if let (Some(ours), Ok(reference)) = (ours, reference) {
-                        assert_eq!(ours, reference.into_bytes());
-                    }
-                }
-            }
-        }
     }
 
     #[test]

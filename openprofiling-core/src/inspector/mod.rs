@@ -19,6 +19,7 @@ mod shared;
 mod subscription;
 mod target;
 pub(crate) mod target_end;
+mod unescape;
 mod websocket;
 
 pub use activity::{
