@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -127,8 +127,26 @@ impl Event {
     /// This is how a heap snapshot chunk leaves the frame. Parameters of any other shape than a
     /// single `{"key":"..."}` member fall back to a full parse.
     pub fn string_param(&self, key: &str) -> Result<Bytes> {
-        if let Some(bytes) = single_string_member(&self.frame[self.params.clone()], key) {
-            return Ok(bytes);
+        CHUNK_BUFFERS.with_borrow_mut(|buffers| {
+            buffers.make_room_for(self.string_param_room());
+            let out = buffers.current();
+            let appended = self.string_param_into(key, out);
+            let param = out.split().freeze();
+            appended.map(|()| param)
+        })
+    }
+
+    /// Appends the string parameter `key`, unescaped, to `out` (as [`string_param`](Self::string_param)
+    /// does); `out` does not move when it has [`string_param_room`](Self::string_param_room)
+    /// bytes of spare capacity. On error, `out` is as it was.
+    pub(crate) fn string_param_into(&self, key: &str, out: &mut BytesMut) -> Result<()> {
+        let start = out.len();
+        if let Some(body) = single_string_member(&self.frame[self.params.clone()], key) {
+            if unescape_json_string(body, out).is_some() {
+                return Ok(());
+            }
+            // Invalid: the full parse below says why.
+            out.truncate(start);
         }
         let decode_error = |source| Error::Decode {
             what: format!("the parameter {key:?} of {}", self.method()),
@@ -142,11 +160,20 @@ impl Event {
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(params).map_err(decode_error)?;
         match map.get(key) {
-            Some(serde_json::Value::String(text)) => Ok(Bytes::from(text.clone().into_bytes())),
+            Some(serde_json::Value::String(text)) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(())
+            }
             _ => Err(decode_error(serde::de::Error::custom(format!(
                 "no string member {key:?}"
             )))),
         }
+    }
+
+    /// Spare capacity with which [`string_param_into`](Self::string_param_into) never moves
+    /// its buffer: more than any parameter of this frame unescapes to.
+    pub(crate) fn string_param_room(&self) -> usize {
+        self.frame.len() + SLACK
     }
 
     /// Builds an event from its parts (for tests and decoders).
@@ -326,14 +353,13 @@ fn fast_event_ranges(frame: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
     Some((HEAD.len()..HEAD.len() + name_len, params_start..params_end))
 }
 
-/// Reads `{"KEY":"…"}` exactly (no whitespace, one member) and unescapes the string in one pass.
-/// Returns `None` for any other shape, or an invalid string, so the caller falls back to serde.
-fn single_string_member(params: &[u8], key: &str) -> Option<Bytes> {
+/// Reads `{"KEY":"…"}` exactly (no whitespace, one member): the string's inside, still escaped.
+/// Returns `None` for any other shape, so that the caller falls back to serde.
+fn single_string_member<'a>(params: &'a [u8], key: &str) -> Option<&'a [u8]> {
     let rest = params.strip_prefix(b"{\"")?;
     let rest = rest.strip_prefix(key.as_bytes())?;
     let body = rest.strip_prefix(b"\":\"")?;
-    let body = body.strip_suffix(b"\"}")?;
-    unescape_to_bytes(body)
+    body.strip_suffix(b"\"}")
 }
 
 /// How many earlier buffers each thread keeps for unescaped chunks (see [`Buffers`]).
@@ -343,17 +369,6 @@ thread_local! {
     /// The buffers each thread unescapes chunks into: a chunk is split out of a 1 MiB buffer
     /// rather than allocated alone, so that its pages are not faulted in afresh every time.
     static CHUNK_BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::new(CHUNK_SPARES));
-}
-
-/// Unescapes `body` (see [`unescape_json_string`]) into this thread's chunk buffers.
-fn unescape_to_bytes(body: &[u8]) -> Option<Bytes> {
-    CHUNK_BUFFERS.with_borrow_mut(|buffers| {
-        buffers.make_room_for(body.len() + SLACK);
-        let out = buffers.current();
-        let unescaped = unescape_json_string(body, out);
-        let chunk = out.split().freeze();
-        unescaped.map(|()| chunk)
-    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod activity;
 mod address;
 mod array_len;
 mod buffers;
+mod chunk_blocks;
 mod connection;
 mod discovery;
 mod domain;
@@ -27,6 +28,7 @@ pub use activity::{
 };
 pub use address::is_loopback_host;
 pub use array_len::JsonArrayLen;
+pub use chunk_blocks::{CHUNK_BLOCK_ALIGN, CHUNK_BLOCK_SIZE, ChunkBlocks};
 pub use discovery::{Discovery, list_targets, version};
 pub use domain::DomainGuard;
 pub use message::{Event, RawReply};
