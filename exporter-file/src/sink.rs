@@ -15,12 +15,12 @@ use flate2::write::GzEncoder;
 use openprofiling_core::{ExportReceipt, ExportSink, ProfileMetadata};
 use tracing::{debug, warn};
 
-use crate::direct::ProfileFile;
+use crate::direct::{ProfileFile, STAGING};
 use crate::error::{Error, Result};
 
 /// Profile bytes gathered as chunks (not copied) before they go to the blocking pool together,
-/// when gzipping or without direct I/O; raw files with direct I/O gather in the file's staging
-/// buffer instead. A chunk at a time, a snapshot of ~100 KB chunks cost the agent a thread
+/// when gzipping or without direct I/O; raw files with direct I/O gather aligned blocks as
+/// they are, and other chunks in the file's staging buffer, up to [`STAGING`] bytes. A chunk at a time, a snapshot of ~100 KB chunks cost the agent a thread
 /// hand-off and a wake-up (two context switches) per chunk: about a tenth of its CPU.
 const WRITE_BATCH: usize = 1 << 20;
 
@@ -57,8 +57,14 @@ impl Output {
         self.gzip.is_none() && self.file.is_direct()
     }
 
-    /// Writes `chunks` in order (compressed when gzipping), and whatever whole blocks are
-    /// staged for direct I/O.
+    /// Whether `chunk` is gathered as it is and written with direct I/O from its own buffer
+    /// (raw files with direct I/O, for aligned blocks with nothing staged before them).
+    fn takes_as_is(&self, chunk: &[u8]) -> bool {
+        self.gzip.is_none() && self.file.takes_as_is(chunk)
+    }
+
+    /// Writes `chunks` in order (compressed when gzipping), then whatever whole blocks are
+    /// staged for direct I/O (which come after them).
     fn write_batch(&mut self, chunks: &[Bytes]) -> io::Result<()> {
         let Some(encoder) = self.gzip.as_mut() else {
             self.file.write_chunks(chunks)?;
@@ -270,6 +276,24 @@ impl FileSink {
 #[async_trait]
 impl ExportSink for FileSink {
     async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
+        if self
+            .output
+            .as_ref()
+            .is_some_and(|out| out.takes_as_is(&chunk))
+        {
+            // An aligned block (a heap snapshot's, from `ChunkBlocks`): gathered, not copied,
+            // and written straight from its buffer once a staging buffer's worth is gathered.
+            self.batch_bytes += chunk.len();
+            self.batch.push(chunk);
+            if self.batch_bytes >= STAGING {
+                self.write_batch().await?;
+            }
+            return Ok(());
+        }
+        if !self.batch.is_empty() && self.output.as_ref().is_some_and(Output::stages_chunks) {
+            // Aligned blocks are gathered: they go first, before anything is staged after them.
+            self.write_batch().await?;
+        }
         let mut staged = 0;
         while let Some(output) = self.output.as_mut().filter(|out| out.stages_chunks()) {
             // Copied into the direct I/O buffer now, while the chunk is still in this core's
