@@ -1,6 +1,8 @@
 //! One heap snapshot: the CDP exchange, with chunks streamed to the writer as they arrive.
 
-use openprofiling_core::{Event, InspectorSession, ProfileWriter, Result, Subscription};
+use openprofiling_core::{
+    ChunkBlocks, Event, InspectorSession, ProfileWriter, Result, Subscription,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -34,6 +36,9 @@ struct ProgressParams {
 }
 
 /// Takes one snapshot over `session` (whose `HeapProfiler` domain is enabled) and writes it.
+///
+/// Chunks are unescaped into [`ChunkBlocks`] and reach the writer as 1 MiB blocks that a file
+/// exporter writes with direct I/O as they are: about ten of V8's chunks a block.
 pub(crate) async fn take_snapshot(
     session: &InspectorSession,
     config: &HeapSnapshotConfig,
@@ -55,11 +60,14 @@ pub(crate) async fn take_snapshot(
     let reply = session.call_with_timeout::<Value>(TAKE_SNAPSHOT, params, config.timeout());
     tokio::pin!(reply);
     let mut streamed = Streamed::default();
+    let mut blocks = ChunkBlocks::new();
     loop {
         tokio::select! {
             // Chunks first: they are what holds the connection's reader back.
             biased;
-            event = chunks.next() => write_chunk(&event?, writer, progress, &mut streamed).await?,
+            event = chunks.next() => {
+                write_chunk(&event?, &mut blocks, writer, progress, &mut streamed).await?;
+            }
             event = reports.next() => publish_progress(&event?, progress),
             result = &mut reply => {
                 result?;
@@ -69,8 +77,19 @@ pub(crate) async fn take_snapshot(
     }
     // V8 sends every chunk before its reply, and the session keeps wire order: what is left
     // is already in the subscriptions' buffers.
-    drain(&mut chunks, &mut reports, writer, progress, &mut streamed).await?;
+    drain(
+        &mut chunks,
+        &mut reports,
+        &mut blocks,
+        writer,
+        progress,
+        &mut streamed,
+    )
+    .await?;
     drop((chunks, reports));
+    while let Some(block) = blocks.take_rest() {
+        writer.write(block).await?;
+    }
 
     debug!(
         chunks = streamed.chunks,
@@ -93,6 +112,7 @@ pub(crate) async fn take_snapshot(
 async fn drain(
     chunks: &mut Subscription,
     reports: &mut Subscription,
+    blocks: &mut ChunkBlocks,
     writer: &mut ProfileWriter,
     progress: &watch::Sender<SnapshotProgress>,
     streamed: &mut Streamed,
@@ -101,25 +121,28 @@ async fn drain(
         publish_progress(&event, progress);
     }
     while let Some(event) = chunks.try_next() {
-        write_chunk(&event, writer, progress, streamed).await?;
+        write_chunk(&event, blocks, writer, progress, streamed).await?;
     }
     Ok(())
 }
 
+/// Unescapes a chunk into `blocks`, and writes the blocks it fills.
 async fn write_chunk(
     event: &Event,
+    blocks: &mut ChunkBlocks,
     writer: &mut ProfileWriter,
     progress: &watch::Sender<SnapshotProgress>,
     streamed: &mut Streamed,
 ) -> Result<()> {
-    let chunk = event.string_param("chunk")?;
-    if chunk.is_empty() {
+    let len = blocks.append_string_param(event, "chunk")?;
+    if len == 0 {
         return Ok(());
     }
-    let len = chunk.len() as u64;
-    writer.write(chunk).await?;
+    while let Some(block) = blocks.take_full() {
+        writer.write(block).await?;
+    }
     streamed.chunks += 1;
-    streamed.bytes += len;
+    streamed.bytes += len as u64;
     let bytes = streamed.bytes;
     progress.send_modify(|progress| progress.bytes = bytes);
     Ok(())

@@ -7,8 +7,9 @@ use std::time::Duration;
 use openprofiling_core::mock::MemoryExporter;
 use openprofiling_core::mock::{MockInspector, Reply, heap_snapshot_text};
 use openprofiling_core::{
-    AttributeValue, Error, InspectorSession, ManualTrigger, PluginContext, ProfileKind,
-    ProfileReport, ProfileStatus, ProfilingAgent, ReactionOutcome, Registry, RunningAgent,
+    AttributeValue, CHUNK_BLOCK_SIZE, Error, InspectorSession, ManualTrigger, PluginContext,
+    ProfileKind, ProfileReport, ProfileStatus, ProfilingAgent, ReactionOutcome, Registry,
+    RunningAgent,
 };
 use openprofiling_inspector_heapsnapshot::{
     HeapSnapshotConfig, InspectorHeapSnapshot, SnapshotProgress,
@@ -94,9 +95,10 @@ fn failure_reason(report: &ProfileReport) -> String {
 #[tokio::test]
 async fn chunks_reach_the_exporter_in_order_and_byte_exact() {
     let mock = MockInspector::start().await;
-    let text = heap_snapshot_text(300_000);
+    // Several 1 MiB blocks' worth.
+    let text = heap_snapshot_text(2_600_000);
     // An odd chunk size, so that escapes and multi-byte characters straddle chunks.
-    let chunk_size = 7_001;
+    let chunk_size = 70_001;
     let expected_chunks = text.len().div_ceil(chunk_size);
     expect_full_snapshot(&mock, &text, chunk_size);
     let session = connect(&mock).await;
@@ -116,7 +118,11 @@ async fn chunks_reach_the_exporter_in_order_and_byte_exact() {
         report.profile.attributes.get("chunks"),
         Some(&AttributeValue::Number(expected_chunks as f64))
     );
-    assert_eq!(exporter.chunk_count(), expected_chunks);
+    // The exporter gets the chunks gathered into 1 MiB blocks.
+    assert_eq!(
+        exporter.chunk_count(),
+        text.len().div_ceil(CHUNK_BLOCK_SIZE)
+    );
     assert!(exporter.bytes() == text.as_bytes(), "bytes differ");
     assert_eq!(exporter.finished().len(), 1);
     assert!(exporter.aborted().is_empty());
@@ -498,13 +504,15 @@ async fn a_snapshot_without_reply_times_out() {
 #[tokio::test]
 async fn when_every_exporter_fails_the_snapshot_stops() {
     let mock = MockInspector::start().await;
-    let text = heap_snapshot_text(200_000);
+    // Twelve 1 MiB blocks' worth: the exporter fails on the second, and the writer sees it
+    // on one of the next (the sink's channel holds a few).
+    let text = heap_snapshot_text(12 * CHUNK_BLOCK_SIZE);
     mock.expect("HeapProfiler.enable", Reply::ok(json!({})));
     mock.expect("HeapProfiler.collectGarbage", Reply::ok(json!({})));
     mock.expect(
         "HeapProfiler.takeHeapSnapshot",
         Reply::steps()
-            .heap_snapshot(text.into(), 1_000)
+            .heap_snapshot(text.into(), 100_000)
             .ok(json!({})),
     );
     mock.expect("HeapProfiler.disable", Reply::ok(json!({})));
