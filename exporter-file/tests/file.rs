@@ -257,12 +257,12 @@ async fn a_large_profile_streams_through_raw_and_gzip() {
 
 #[tokio::test]
 async fn aligned_blocks_and_other_chunks_interleaved_arrive_in_order() {
-    // Aligned 1 MiB blocks (as a heap snapshot's come, from `ChunkBlocks`), taken as they are,
+    // Aligned 4 MiB blocks (as a heap snapshot's come, from `ChunkBlocks`), taken as they are,
     // between ordinary chunks, which are staged: every byte in order, raw or gzipped.
     let mut pieces = Vec::new();
     for round in 0..7 {
         let mut blocks = ChunkBlocks::new();
-        blocks.append(&concat(&chunks(12 + round, 100_000)));
+        blocks.append(&concat(&chunks(42 + round, 100_000)));
         pieces.extend(std::iter::from_fn(|| blocks.take_full()));
         pieces.extend(blocks.take_rest());
         if round % 3 == 1 {

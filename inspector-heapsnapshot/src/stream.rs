@@ -37,8 +37,8 @@ struct ProgressParams {
 
 /// Takes one snapshot over `session` (whose `HeapProfiler` domain is enabled) and writes it.
 ///
-/// Chunks are unescaped into [`ChunkBlocks`] and reach the writer as 1 MiB blocks that a file
-/// exporter writes with direct I/O as they are: about ten of V8's chunks a block.
+/// Chunks are unescaped into [`ChunkBlocks`] and reach the writer as 4 MiB blocks that a file
+/// exporter writes with direct I/O as they are: about forty of V8's chunks a block.
 pub(crate) async fn take_snapshot(
     session: &InspectorSession,
     config: &HeapSnapshotConfig,

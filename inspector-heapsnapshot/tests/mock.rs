@@ -95,8 +95,8 @@ fn failure_reason(report: &ProfileReport) -> String {
 #[tokio::test]
 async fn chunks_reach_the_exporter_in_order_and_byte_exact() {
     let mock = MockInspector::start().await;
-    // Several 1 MiB blocks' worth.
-    let text = heap_snapshot_text(2_600_000);
+    // Two blocks' worth, and some.
+    let text = heap_snapshot_text(2 * CHUNK_BLOCK_SIZE + 300_000);
     // An odd chunk size, so that escapes and multi-byte characters straddle chunks.
     let chunk_size = 70_001;
     let expected_chunks = text.len().div_ceil(chunk_size);
@@ -118,7 +118,7 @@ async fn chunks_reach_the_exporter_in_order_and_byte_exact() {
         report.profile.attributes.get("chunks"),
         Some(&AttributeValue::Number(expected_chunks as f64))
     );
-    // The exporter gets the chunks gathered into 1 MiB blocks.
+    // The exporter gets the chunks gathered into blocks.
     assert_eq!(
         exporter.chunk_count(),
         text.len().div_ceil(CHUNK_BLOCK_SIZE)
@@ -504,9 +504,9 @@ async fn a_snapshot_without_reply_times_out() {
 #[tokio::test]
 async fn when_every_exporter_fails_the_snapshot_stops() {
     let mock = MockInspector::start().await;
-    // Twelve 1 MiB blocks' worth: the exporter fails on the second, and the writer sees it
-    // on one of the next (the sink's channel holds a few).
-    let text = heap_snapshot_text(12 * CHUNK_BLOCK_SIZE);
+    // Three blocks' worth: the exporter fails on the first, and the writer sees it when it
+    // hands on the second, dozens of chunks later.
+    let text = heap_snapshot_text(3 * CHUNK_BLOCK_SIZE);
     mock.expect("HeapProfiler.enable", Reply::ok(json!({})));
     mock.expect("HeapProfiler.collectGarbage", Reply::ok(json!({})));
     mock.expect(
@@ -518,7 +518,7 @@ async fn when_every_exporter_fails_the_snapshot_stops() {
     mock.expect("HeapProfiler.disable", Reply::ok(json!({})));
     let session = connect(&mock).await;
     let exporter = MemoryExporter {
-        fail_at: Some(2),
+        fail_at: Some(1),
         ..MemoryExporter::new()
     };
     let (agent, handle) = agent(unguarded(session.clone()), &exporter);

@@ -9,43 +9,30 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 
-/// The usual size of each buffer.
+/// The size of each buffer.
 pub(crate) const BUFFER_SIZE: usize = 1 << 20;
 
 /// A buffer being filled, and earlier buffers to go on in once nothing holds a piece of them.
 #[derive(Debug)]
 pub(crate) struct Buffers {
     current: BytesMut,
-    /// True when `current` was allocated with the usual `size` (not for a larger piece).
+    /// True when `current` was allocated with [`BUFFER_SIZE`] bytes (not for a larger piece).
     current_is_usual: bool,
     /// Earlier buffers, oldest first.
     spares: VecDeque<BytesMut>,
     max_spares: usize,
-    /// The usual size of a buffer.
-    size: usize,
-    /// Where each buffer starts: at an address that is a multiple of this.
-    align: usize,
 }
 
 impl Buffers {
-    /// Buffers of [`BUFFER_SIZE`] bytes that keep up to `max_spares` earlier buffers for reuse.
+    /// Buffers that keep up to `max_spares` earlier buffers for reuse.
     pub(crate) fn new(max_spares: usize) -> Self {
-        Self::with_layout(BUFFER_SIZE, max_spares, 1)
-    }
-
-    /// Buffers of `size` bytes, each starting at an address that is a multiple of `align` (a
-    /// power of two), keeping up to `max_spares` earlier buffers for reuse.
-    pub(crate) fn with_layout(size: usize, max_spares: usize, align: usize) -> Self {
-        debug_assert!(align.is_power_of_two());
         Self {
             current: BytesMut::new(),
             current_is_usual: false,
             spares: VecDeque::with_capacity(max_spares),
             max_spares,
-            size,
-            align,
         }
     }
 
@@ -66,40 +53,28 @@ impl Buffers {
         if self.current.capacity() >= wanted {
             return;
         }
-        let size = self.size.max(wanted);
-        // In place, what the buffer holds moves to its start: only where no alignment is kept.
-        if self.align == 1 && self.current.try_reclaim(size - self.current.len()) {
+        let size = BUFFER_SIZE.max(wanted);
+        if self.current.try_reclaim(size - self.current.len()) {
             return;
         }
-        // Room to move the start up to the alignment.
-        let reserved = size + self.align - 1;
         let free_spare = self
             .spares
             .iter_mut()
-            .position(|spare| spare.try_reclaim(reserved));
+            .position(|spare| spare.try_reclaim(size));
         let mut next = free_spare
             .and_then(|index| self.spares.remove(index))
-            .unwrap_or_else(|| BytesMut::with_capacity(reserved));
-        align_start(&mut next, self.align);
+            .unwrap_or_else(|| BytesMut::with_capacity(size));
         next.extend_from_slice(&self.current);
         let mut previous = std::mem::replace(&mut self.current, next);
         // Only buffers of the usual size are kept: not one that a large piece needed.
-        if std::mem::replace(&mut self.current_is_usual, size == self.size) && self.max_spares > 0 {
+        if std::mem::replace(&mut self.current_is_usual, size == BUFFER_SIZE) && self.max_spares > 0
+        {
             previous.clear();
             if self.spares.len() == self.max_spares {
                 self.spares.pop_front();
             }
             self.spares.push_back(previous);
         }
-    }
-}
-
-/// Moves the start of the empty `buffer` up to the next multiple of `align`.
-fn align_start(buffer: &mut BytesMut, align: usize) {
-    let offset = buffer.as_ptr().align_offset(align);
-    if offset > 0 && offset < buffer.capacity() {
-        buffer.resize(offset, 0);
-        buffer.advance(offset);
     }
 }
 
@@ -145,28 +120,5 @@ mod tests {
         let _held_too = buffers.current().split();
         buffers.make_room_for(BUFFER_SIZE);
         assert_eq!(buffers.spares.len(), 1, "the usual buffer is kept");
-    }
-
-    #[test]
-    fn aligned_buffers_start_aligned_when_new_and_when_reused() {
-        let mut buffers = Buffers::with_layout(64 << 10, 1, 4096);
-        buffers.make_room_for(10);
-        let first = buffers.current().as_ptr();
-        assert_eq!(first.align_offset(4096), 0);
-        buffers.current().extend_from_slice(&[1; 50 << 10]);
-        let held = buffers.current().split_to(40 << 10).freeze();
-        // Does not fit: a new buffer, aligned, takes what is left.
-        buffers.make_room_for(60 << 10);
-        assert_ne!(buffers.current().as_ptr(), first);
-        assert_eq!(buffers.current().as_ptr().align_offset(4096), 0);
-        assert_eq!(buffers.current().len(), 10 << 10);
-        drop(held);
-        buffers.current().clear();
-        buffers.current().extend_from_slice(&[2; 60 << 10]);
-        let _second = buffers.current().split().freeze();
-        // The first buffer is free again: reused, from an aligned start.
-        buffers.make_room_for(60 << 10);
-        assert_eq!(buffers.current().as_ptr(), first);
-        assert!(buffers.current().capacity() >= 60 << 10);
     }
 }

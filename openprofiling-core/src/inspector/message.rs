@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -128,25 +128,25 @@ impl Event {
     /// single `{"key":"..."}` member fall back to a full parse.
     pub fn string_param(&self, key: &str) -> Result<Bytes> {
         CHUNK_BUFFERS.with_borrow_mut(|buffers| {
-            buffers.make_room_for(self.string_param_room());
+            let room = self.string_param_room();
+            buffers.make_room_for(room);
             let out = buffers.current();
-            let appended = self.string_param_into(key, out);
+            out.resize(room, 0);
+            let written = self.string_param_into(key, out);
+            out.truncate(*written.as_ref().unwrap_or(&0));
             let param = out.split().freeze();
-            appended.map(|()| param)
+            written.map(|_| param)
         })
     }
 
-    /// Appends the string parameter `key`, unescaped, to `out` (as [`string_param`](Self::string_param)
-    /// does); `out` does not move when it has [`string_param_room`](Self::string_param_room)
-    /// bytes of spare capacity. On error, `out` is as it was.
-    pub(crate) fn string_param_into(&self, key: &str, out: &mut BytesMut) -> Result<()> {
-        let start = out.len();
+    /// Writes the string parameter `key`, unescaped, into the start of `out`, which must be
+    /// [`string_param_room`](Self::string_param_room) bytes long at least; returns its length.
+    pub(crate) fn string_param_into(&self, key: &str, out: &mut [u8]) -> Result<usize> {
         if let Some(body) = single_string_member(&self.frame[self.params.clone()], key) {
-            if unescape_json_string(body, out).is_some() {
-                return Ok(());
+            if let Some(len) = unescape_json_string(body, out) {
+                return Ok(len);
             }
             // Invalid: the full parse below says why.
-            out.truncate(start);
         }
         let decode_error = |source| Error::Decode {
             what: format!("the parameter {key:?} of {}", self.method()),
@@ -159,19 +159,21 @@ impl Event {
         };
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(params).map_err(decode_error)?;
-        match map.get(key) {
-            Some(serde_json::Value::String(text)) => {
-                out.extend_from_slice(text.as_bytes());
-                Ok(())
-            }
-            _ => Err(decode_error(serde::de::Error::custom(format!(
+        let Some(serde_json::Value::String(text)) = map.get(key) else {
+            return Err(decode_error(serde::de::Error::custom(format!(
                 "no string member {key:?}"
-            )))),
-        }
+            ))));
+        };
+        // The text is shorter than the frame it came in: it fits.
+        let room = out
+            .get_mut(..text.len())
+            .ok_or_else(|| decode_error(serde::de::Error::custom("longer than its frame")))?;
+        room.copy_from_slice(text.as_bytes());
+        Ok(text.len())
     }
 
-    /// Spare capacity with which [`string_param_into`](Self::string_param_into) never moves
-    /// its buffer: more than any parameter of this frame unescapes to.
+    /// How long a buffer [`string_param_into`](Self::string_param_into) needs: more than any
+    /// parameter of this frame unescapes to.
     pub(crate) fn string_param_room(&self) -> usize {
         self.frame.len() + SLACK
     }

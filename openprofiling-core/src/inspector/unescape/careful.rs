@@ -1,6 +1,6 @@
 //! The careful path: a word at a time, every byte checked, every escape decoded.
 
-use bytes::{BufMut, BytesMut};
+use super::Output;
 
 /// The top bit of each byte of a word.
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -25,11 +25,11 @@ const SIMPLE_ESCAPES: [u8; 256] = {
 
 /// Decodes the escape starting at `body[at]` (a backslash) into `out`; returns the index after it.
 #[inline(always)]
-pub(super) fn unescape_one(body: &[u8], at: usize, out: &mut BytesMut) -> Option<usize> {
+pub(super) fn unescape_one(body: &[u8], at: usize, out: &mut Output<'_>) -> Option<usize> {
     let next = *body.get(at + 1)?;
     let decoded = SIMPLE_ESCAPES[usize::from(next)];
     if decoded != 0 {
-        out.put_u8(decoded);
+        out.push(decoded);
         return Some(at + 2);
     }
     if next != b'u' {
@@ -37,7 +37,7 @@ pub(super) fn unescape_one(body: &[u8], at: usize, out: &mut BytesMut) -> Option
     }
     let (code, rest) = read_unicode_escape(&body[at + 2..])?;
     let mut buf = [0_u8; 4];
-    out.extend_from_slice(code.encode_utf8(&mut buf).as_bytes());
+    out.extend(code.encode_utf8(&mut buf).as_bytes());
     Some(body.len() - rest.len())
 }
 
@@ -48,7 +48,7 @@ pub(super) fn unescape_one(body: &[u8], at: usize, out: &mut BytesMut) -> Option
 pub(super) fn unescape_words(
     body: &[u8],
     mut read: usize,
-    out: &mut BytesMut,
+    out: &mut Output<'_>,
     non_ascii: &mut bool,
 ) -> Option<usize> {
     if let Some(word) = body.get(read..read + 8) {
@@ -56,16 +56,13 @@ pub(super) fn unescape_words(
         let value = u64::from_le_bytes(word);
         *non_ascii |= value & HIGHS != 0;
         let special = special_bytes(value);
-        // Append the whole word (a fixed-size move into reserved capacity: `out.len() <= read`
-        // and `read + 8 <= len`), then keep only its plain bytes.
-        let written = out.len();
-        out.extend_from_slice(&word);
         let plain = if special == 0 {
             8
         } else {
             (special.trailing_zeros() / 8) as usize
         };
-        out.truncate(written + plain);
+        // The whole word (a fixed-size move), of which only the plain bytes are kept.
+        out.put(&word, plain);
         read += plain;
         if plain == 8 {
             return Some(read);
@@ -76,7 +73,7 @@ pub(super) fn unescape_words(
         b'"' | 0x00..=0x1f => None,
         plain => {
             *non_ascii |= !plain.is_ascii();
-            out.put_u8(plain);
+            out.push(plain);
             Some(read + 1)
         }
     }

@@ -1,19 +1,18 @@
 //! The portable block path: each 64-byte block's escapes visited bit by bit.
 
-use bytes::BytesMut;
 use wide::u8x16;
 
+use super::Output;
 use super::careful::{unescape_one, unescape_words};
 
-/// Unescapes `body` onto `out`, which has [`super::SLACK`] bytes of spare capacity beyond
-/// `body`'s length.
+/// Unescapes `body` into `out` (see [`super::unescape_json_string`]).
 ///
 /// Branch mispredictions on escapes dominate a byte- or word-wise loop, so blocks of 64 bytes
 /// are scanned first into a bit mask of their backslashes, without branches; the escapes are
 /// then visited bit by bit and the plain runs between them copied with fixed-size moves.
 /// Blocks holding a quote or a control character (the strings section of a snapshot, or
 /// invalid input) take the careful path.
-pub(super) fn unescape(body: &[u8], out: &mut BytesMut) -> Option<()> {
+pub(super) fn unescape(body: &[u8], out: &mut Output<'_>) -> Option<()> {
     let mut read = 0;
     let mut non_ascii = false;
     let mut block = 0;
@@ -51,26 +50,22 @@ const COPY: usize = 32;
 
 /// Appends the plain run `body[from..to]` to `out`.
 #[inline(always)]
-fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut BytesMut) {
+fn copy_plain(body: &[u8], from: usize, to: usize, out: &mut Output<'_>) {
     let len = to.saturating_sub(from);
     let fixed: Option<&[u8; COPY]> = body
         .get(from..from + COPY)
         .and_then(|run| run.try_into().ok());
     match fixed {
-        // Most runs are short: one fixed-size move (into reserved capacity), no call, no loop.
-        Some(run) if len <= COPY => {
-            let written = out.len();
-            out.extend_from_slice(run);
-            out.truncate(written + len);
-        }
-        _ => out.extend_from_slice(&body[from..to]),
+        // Most runs are short: one fixed-size move, no call, no loop.
+        Some(run) if len <= COPY => out.put(run, len),
+        _ => out.extend(&body[from..to]),
     }
 }
 
 /// The backslashes of a 64-byte block as a bit mask (bit `i` for byte `i`), or `None` when the
 /// block holds a double quote, a control character or a byte above 0x7F and needs the careful
-/// path. Branch-free, sixteen bytes at a time with SIMD (SSE2 on x86-64, NEON on aarch64, through `wide`'s safe
-/// API; plain code elsewhere).
+/// path. Branch-free, sixteen bytes at a time with SIMD (SSE2 on x86-64, NEON on aarch64,
+/// through `wide`'s safe API; plain code elsewhere).
 ///
 /// For each 16-byte lane: `cmp_eq` sets a byte to 0xFF where it equals the wanted byte, and
 /// `move_mask` gathers the top bit of each of the 16 bytes into bits 0..16 of an integer (one

@@ -16,30 +16,75 @@
 //!
 //! V8 writes heap snapshots in ASCII (it escapes everything else), so the text is not checked
 //! for UTF-8 beforehand: the careful path notes any byte above 0x7F, and only then is the text
-//! checked. Output goes in with `extend_from_slice` and `truncate` into reserved capacity, so
-//! that it is never zeroed first.
+//! checked. Output is written straight into the caller's buffer, in fixed-size moves of which
+//! only the decoded bytes are kept.
 
 mod careful;
 mod escapes;
 mod shuffle;
 
-use bytes::BytesMut;
-
-/// How much capacity beyond the escaped text's length `out` needs: the block paths write in
+/// How much longer than the escaped text the output buffer must be: the block paths write in
 /// fixed sizes and then keep only what is decoded.
 pub(crate) const SLACK: usize = 64;
 
-/// Unescapes the inside of a JSON string literal (without its quotes) onto the end of `out`.
-/// Returns `None` when the text is not exactly one valid JSON string body (an unescaped quote,
-/// a bad escape, a raw control character, an unpaired surrogate, bytes that are not UTF-8);
-/// what `out` then holds is unspecified.
-pub(crate) fn unescape_json_string(body: &[u8], out: &mut BytesMut) -> Option<()> {
-    // Unescaped text is never longer than its escaped form.
-    out.reserve(body.len() + SLACK);
+/// Unescapes the inside of a JSON string literal (without its quotes) into the start of
+/// `out`, which must be at least `body.len() + SLACK` bytes long (unescaped text is never
+/// longer than its escaped form); returns how many bytes it wrote, or `None` when the text is
+/// not exactly one valid JSON string body (an unescaped quote, a bad escape, a raw control
+/// character, an unpaired surrogate, bytes that are not UTF-8). What `out` holds past the
+/// decoded bytes, or after `None`, is unspecified.
+pub(crate) fn unescape_json_string(body: &[u8], out: &mut [u8]) -> Option<usize> {
+    debug_assert!(
+        out.len() >= body.len() + SLACK,
+        "the output buffer is too short"
+    );
+    let mut output = Output { bytes: out, len: 0 };
     if cfg!(target_feature = "ssse3") {
-        shuffle::unescape(body, out)
+        shuffle::unescape(body, &mut output)?;
     } else {
-        escapes::unescape(body, out)
+        escapes::unescape(body, &mut output)?;
+    }
+    Some(output.len)
+}
+
+/// Where decoded bytes go: the caller's buffer, and how much of it is written.
+struct Output<'a> {
+    bytes: &'a mut [u8],
+    len: usize,
+}
+
+impl Output<'_> {
+    /// Appends one byte.
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// Writes all of `fixed` (one fixed-size move) and keeps its first `keep` bytes.
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, fixed: &[u8; N], keep: usize) {
+        self.bytes[self.len..self.len + N].copy_from_slice(fixed);
+        self.len += keep.min(N);
+    }
+
+    /// Appends `bytes`.
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// The next `N` bytes of the buffer, to write into before [`advance`](Self::advance).
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        self.bytes.get_mut(self.len..self.len + N)?.try_into().ok()
+    }
+
+    /// Keeps `count` bytes written into [`room`](Self::room).
+    #[inline(always)]
+    fn advance(&mut self, count: usize) {
+        self.len += count;
     }
 }
 
@@ -55,9 +100,16 @@ mod tests {
 
     /// Unescapes `body` along both block paths, which must agree.
     fn unescape(body: &[u8]) -> Option<Vec<u8>> {
-        let run = |path: fn(&[u8], &mut BytesMut) -> Option<()>| {
-            let mut out = BytesMut::with_capacity(body.len() + SLACK);
-            path(body, &mut out).map(|()| out.to_vec())
+        let run = |path: fn(&[u8], &mut Output<'_>) -> Option<()>| {
+            let mut buffer = vec![0xAA; body.len() + SLACK];
+            let mut out = Output {
+                bytes: &mut buffer,
+                len: 0,
+            };
+            path(body, &mut out)?;
+            let len = out.len;
+            buffer.truncate(len);
+            Some(buffer)
         };
         let by_shuffles = run(shuffle::unescape);
         assert_eq!(
@@ -66,11 +118,9 @@ mod tests {
             "the block paths disagree on {:?}",
             String::from_utf8_lossy(body)
         );
-        let mut out = BytesMut::new();
-        assert_eq!(
-            unescape_json_string(body, &mut out).map(|()| out.to_vec()),
-            by_shuffles
-        );
+        let mut buffer = vec![0; body.len() + SLACK];
+        let dispatched = unescape_json_string(body, &mut buffer).map(|len| buffer[..len].to_vec());
+        assert_eq!(dispatched, by_shuffles);
         by_shuffles
     }
 

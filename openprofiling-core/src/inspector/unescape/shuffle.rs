@@ -8,9 +8,9 @@
 //! up by the lane's 16-bit backslash mask. Any other content sends the block to the careful
 //! path.
 
-use bytes::BytesMut;
 use wide::u8x16;
 
+use super::Output;
 use super::careful::unescape_words;
 
 /// Bytes per block: four lanes, decoded together, then appended or handed on whole.
@@ -37,25 +37,19 @@ static COMPACT: [[u8; 16]; 1 << 16] = {
     table
 };
 
-/// Unescapes `body` onto `out`, which has [`super::SLACK`] bytes of spare capacity beyond
-/// `body`'s length.
-pub(super) fn unescape(body: &[u8], out: &mut BytesMut) -> Option<()> {
+/// Unescapes `body` into `out` (see [`super::unescape_json_string`]).
+pub(super) fn unescape(body: &[u8], out: &mut Output<'_>) -> Option<()> {
     let mut read = 0;
     let mut non_ascii = false;
-    // A block is decoded into a stage and appended one block later: appending it at once
-    // reads back bytes still on their way into the stage, and the CPU waits for them (this
-    // stall took two fifths of the time).
-    let mut stages = [Stage::default(), Stage::default()];
-    let mut current = 0;
     while read < body.len() {
-        let decoded = body
-            .get(read..read + BLOCK)
-            .and_then(|block| decode_block(block.try_into().ok()?, &mut stages[current]));
-        stages[current ^ 1].append_to(out);
+        let decoded = match (body.get(read..read + BLOCK), out.room::<BLOCK>()) {
+            (Some(block), Some(room)) => decode_block(block.try_into().ok()?, room),
+            _ => None,
+        };
         match decoded {
-            Some(consumed) => {
+            Some((consumed, written)) => {
                 read += consumed;
-                current ^= 1;
+                out.advance(written);
             }
             None => {
                 let end = (read + BLOCK).min(body.len());
@@ -65,17 +59,15 @@ pub(super) fn unescape(body: &[u8], out: &mut BytesMut) -> Option<()> {
             }
         }
     }
-    stages[current ^ 1].append_to(out);
     super::check_utf8(body, non_ascii)
 }
 
-/// Decodes `block`, which starts where an escape may start, into `stage` if its only escapes
+/// Decodes `block`, which starts where an escape may start, into `room` if its only escapes
 /// are `\n` and `\"` and it holds no other quote, no control character and no byte above
-/// 0x7F. Returns how many bytes it consumed: 64, or 63 when its last byte is a backslash (the
-/// next block then starts with that escape). `stage` must be empty; its length is set only
-/// when the block is taken.
+/// 0x7F. Returns how many bytes it consumed (64, or 63 when its last byte is a backslash: the
+/// next block then starts with that escape) and how many it wrote.
 #[inline(always)]
-fn decode_block(block: &[u8; BLOCK], stage: &mut Stage) -> Option<usize> {
+fn decode_block(block: &[u8; BLOCK], room: &mut [u8; BLOCK]) -> Option<(usize, usize)> {
     let backslash = u8x16::splat(b'\\');
     let quote = u8x16::splat(b'"');
     let letter_n = u8x16::splat(b'n');
@@ -104,14 +96,13 @@ fn decode_block(block: &[u8; BLOCK], stage: &mut Stage) -> Option<usize> {
         // `move_mask` fills the low 16 bits; the cast keeps exactly those.
         backslash_mask = backslashes.move_mask() as u16;
         let kept = decoded.swizzle_relaxed(u8x16::new(COMPACT[usize::from(backslash_mask)]));
-        stage.bytes[len..len + 16].copy_from_slice(&kept.to_array());
+        room[len..len + 16].copy_from_slice(&kept.to_array());
         len += 16 - backslash_mask.count_ones() as usize;
     }
     if refused.move_mask() != 0 {
         return None;
     }
-    stage.len = len;
-    Some(BLOCK - usize::from(backslash_mask >> 15))
+    Some((BLOCK - usize::from(backslash_mask >> 15), len))
 }
 
 /// The lane of bytes that follow a backslash: `current`'s backslash mask moved up one byte,
@@ -121,31 +112,4 @@ fn after(previous: u8x16, current: u8x16) -> u8x16 {
     let previous = u128::from_le_bytes(previous.to_array());
     let current = u128::from_le_bytes(current.to_array());
     u8x16::new(((current << 8) | (previous >> 120)).to_le_bytes())
-}
-
-/// One decoded block, waiting to be appended.
-struct Stage {
-    bytes: [u8; BLOCK],
-    len: usize,
-}
-
-impl Default for Stage {
-    fn default() -> Self {
-        Self {
-            bytes: [0; BLOCK],
-            len: 0,
-        }
-    }
-}
-
-impl Stage {
-    /// Appends the decoded bytes to `out` (a fixed-size move into reserved capacity, then a
-    /// truncate), and empties the stage.
-    #[inline(always)]
-    fn append_to(&mut self, out: &mut BytesMut) {
-        let written = out.len();
-        out.extend_from_slice(&self.bytes);
-        out.truncate(written + self.len);
-        self.len = 0;
-    }
 }
