@@ -91,15 +91,19 @@ impl ProfileFile {
         self.direct
     }
 
-    /// Whether `chunk` can be written with direct I/O from its own buffer, without staging:
-    /// nothing is staged before it, and its address and length are multiples of [`ALIGN`]
-    /// (as blocks from `openprofiling_core::ChunkBlocks` are).
-    pub(crate) fn takes_as_is(&self, chunk: &[u8]) -> bool {
-        self.direct && self.staged == 0 && is_aligned(chunk)
+    /// How much of `chunk`, from its start, can be written with direct I/O from its own
+    /// buffer, without staging: its whole blocks of [`ALIGN`] bytes when nothing is staged and
+    /// its address is aligned (as with blocks from `openprofiling_core::ChunkBlocks`), else 0.
+    pub(crate) fn direct_prefix(&self, chunk: &[u8]) -> usize {
+        if self.direct && self.staged == 0 && chunk.as_ptr().align_offset(ALIGN) == 0 {
+            chunk.len() / ALIGN * ALIGN
+        } else {
+            0
+        }
     }
 
     /// Writes `chunks` in order, after anything staged. With direct I/O, when nothing is staged
-    /// and each chunk is aligned (see [`takes_as_is`](Self::takes_as_is)), straight from their
+    /// and each chunk is aligned (see [`direct_prefix`](Self::direct_prefix)), straight from their
     /// buffers in as few vectored writes as the kernel allows, falling back to ordinary writes
     /// for good as [`write_staged_blocks`](Self::write_staged_blocks) does; otherwise staged.
     /// Without direct I/O, in as few vectored writes as the kernel allows.
@@ -380,13 +384,15 @@ mod tests {
         let data = pattern(5 * openprofiling_core::CHUNK_BLOCK_SIZE + 5_000);
         let (blocks, rest) = blocks_of(&data);
         assert_eq!(blocks.len(), 5);
-        assert_eq!(out.takes_as_is(&blocks[0]), direct_possible);
-        assert!(!out.takes_as_is(&rest), "a partial block is staged");
+        let whole = |len: usize| if direct_possible { len } else { 0 };
+        assert_eq!(out.direct_prefix(&blocks[0]), whole(blocks[0].len()));
+        // A partial block: its whole pages as they are, the rest staged.
+        assert_eq!(out.direct_prefix(&rest), whole(rest.len() / ALIGN * ALIGN));
         out.write_chunks(&blocks[..4]).unwrap();
         assert_eq!(out.is_direct(), direct_possible, "no fall back");
         out.write_chunks(std::slice::from_ref(&rest)).unwrap();
         // Something is staged: a block that comes after it is staged too.
-        assert!(!out.takes_as_is(&blocks[4]));
+        assert_eq!(out.direct_prefix(&blocks[4]), 0);
         out.write_chunks(&blocks[4..]).unwrap();
         out.finish().unwrap();
         let block = openprofiling_core::CHUNK_BLOCK_SIZE;

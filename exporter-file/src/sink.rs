@@ -57,10 +57,14 @@ impl Output {
         self.gzip.is_none() && self.file.is_direct()
     }
 
-    /// Whether `chunk` is gathered as it is and written with direct I/O from its own buffer
-    /// (raw files with direct I/O, for aligned blocks with nothing staged before them).
-    fn takes_as_is(&self, chunk: &[u8]) -> bool {
-        self.gzip.is_none() && self.file.takes_as_is(chunk)
+    /// How much of `chunk` is gathered as it is and written with direct I/O from its own
+    /// buffer (raw files with direct I/O, for aligned blocks with nothing staged before them).
+    fn direct_prefix(&self, chunk: &[u8]) -> usize {
+        if self.gzip.is_none() {
+            self.file.direct_prefix(chunk)
+        } else {
+            0
+        }
     }
 
     /// Writes `chunks` in order (compressed when gzipping), then whatever whole blocks are
@@ -275,20 +279,24 @@ impl FileSink {
 
 #[async_trait]
 impl ExportSink for FileSink {
-    async fn write(&mut self, chunk: Bytes) -> openprofiling_core::Result<()> {
-        if self
+    async fn write(&mut self, mut chunk: Bytes) -> openprofiling_core::Result<()> {
+        let prefix = self
             .output
             .as_ref()
-            .is_some_and(|out| out.takes_as_is(&chunk))
-        {
+            .map_or(0, |out| out.direct_prefix(&chunk));
+        if prefix > 0 {
             // An aligned block (a heap snapshot's, from `ChunkBlocks`): gathered, not copied,
             // and written straight from its buffer once a staging buffer's worth is gathered.
-            self.batch_bytes += chunk.len();
-            self.batch.push(chunk);
+            self.batch_bytes += prefix;
+            self.batch.push(chunk.slice(..prefix));
             if self.batch_bytes >= STAGING {
                 self.write_batch().await?;
             }
-            return Ok(());
+            if prefix == chunk.len() {
+                return Ok(());
+            }
+            // Less than a page is left over: staged, after the gathered blocks.
+            chunk = chunk.slice(prefix..);
         }
         if !self.batch.is_empty() && self.output.as_ref().is_some_and(Output::stages_chunks) {
             // Aligned blocks are gathered: they go first, before anything is staged after them.
