@@ -221,32 +221,37 @@ async fn gzip_round_trips_under_a_gz_name() {
     assert_eq!(decoded, concat(&data));
 }
 
+/// Writes `chunks` as one profile into a new directory; returns what the file holds,
+/// decompressed when gzipped.
+async fn write_and_read_back(chunks: &[Bytes], gzip: bool, direct_io: bool) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = FileExporter::new(dir.path())
+        .gzip(gzip)
+        .direct_io(direct_io);
+    let profile = profile();
+    let mut sink = exporter.begin(&profile).await.unwrap();
+    for chunk in chunks {
+        sink.write(chunk.clone()).await.unwrap();
+    }
+    let receipt = sink.finish(&profile).await.unwrap();
+    let stored = std::fs::read(&receipt.location).unwrap();
+    assert_eq!(receipt.stored_bytes, stored.len() as u64);
+    if !gzip {
+        return stored;
+    }
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&stored[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    decoded
+}
+
 #[tokio::test]
 async fn a_large_profile_streams_through_raw_and_gzip() {
     // 20 MB in 100 KB chunks (not a multiple of the direct I/O block or buffer).
     let data = chunks(200, 100_000);
     for (gzip, direct_io) in [(false, true), (false, false), (true, true)] {
-        let dir = tempfile::tempdir().unwrap();
-        let exporter = FileExporter::new(dir.path())
-            .gzip(gzip)
-            .direct_io(direct_io);
-        let profile = profile();
-        let mut sink = exporter.begin(&profile).await.unwrap();
-        for chunk in &data {
-            sink.write(chunk.clone()).await.unwrap();
-        }
-        let receipt = sink.finish(&profile).await.unwrap();
-        let stored = std::fs::read(&receipt.location).unwrap();
-        assert_eq!(receipt.stored_bytes, stored.len() as u64);
-        let content = if gzip {
-            let mut decoded = Vec::new();
-            flate2::read::GzDecoder::new(&stored[..])
-                .read_to_end(&mut decoded)
-                .unwrap();
-            decoded
-        } else {
-            stored
-        };
+        let content = write_and_read_back(&data, gzip, direct_io).await;
         assert_eq!(content.len(), 20_000_000, "gzip {gzip}, direct {direct_io}");
         assert!(
             content == concat(&data),
@@ -270,26 +275,7 @@ async fn aligned_blocks_and_other_chunks_interleaved_arrive_in_order() {
         }
     }
     for (gzip, direct_io) in [(false, true), (false, false), (true, true)] {
-        let dir = tempfile::tempdir().unwrap();
-        let exporter = FileExporter::new(dir.path())
-            .gzip(gzip)
-            .direct_io(direct_io);
-        let profile = profile();
-        let mut sink = exporter.begin(&profile).await.unwrap();
-        for piece in &pieces {
-            sink.write(piece.clone()).await.unwrap();
-        }
-        let receipt = sink.finish(&profile).await.unwrap();
-        let stored = std::fs::read(&receipt.location).unwrap();
-        let content = if gzip {
-            let mut decoded = Vec::new();
-            flate2::read::GzDecoder::new(&stored[..])
-                .read_to_end(&mut decoded)
-                .unwrap();
-            decoded
-        } else {
-            stored
-        };
+        let content = write_and_read_back(&pieces, gzip, direct_io).await;
         assert!(
             content == concat(&pieces),
             "gzip {gzip}, direct {direct_io}: content differs"

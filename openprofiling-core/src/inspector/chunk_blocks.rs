@@ -85,7 +85,11 @@ impl ChunkBlocks {
         }
         let len = std::mem::take(&mut self.filled);
         let buffer = self.current.take()?;
-        (len > 0).then(|| self.hand_on(buffer, len))
+        if len == 0 {
+            self.give_back(buffer);
+            return None;
+        }
+        Some(self.hand_on(buffer, len))
     }
 
     /// Bytes gathered and not yet taken.

@@ -124,6 +124,20 @@ mod tests {
         by_shuffles
     }
 
+    /// Escapes `text` as serde_json does and checks it unescapes back; returns the escaped
+    /// string literal (quotes included).
+    fn assert_round_trip(text: &str, context: &str) -> String {
+        let escaped = serde_json::to_string(text).expect("serialize");
+        let body = &escaped.as_bytes()[1..escaped.len() - 1];
+        let unescaped = unescape(body).expect("valid");
+        assert_eq!(
+            String::from_utf8(unescaped).expect("utf-8"),
+            text,
+            "{context}"
+        );
+        escaped
+    }
+
     #[test]
     fn escapes_are_decoded_at_every_place_in_and_across_blocks() {
         // Each escape at every offset of the first blocks, among snapshot-like text, so that
@@ -177,14 +191,7 @@ mod tests {
                 .chain(alphabet.iter().copied())
                 .chain(alphabet.iter().rev().copied())
                 .collect();
-            let escaped = serde_json::to_string(&text).expect("serialize");
-            let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape(body).expect("valid");
-            assert_eq!(
-                String::from_utf8(unescaped).expect("utf-8"),
-                text,
-                "offset {offset}"
-            );
+            assert_round_trip(&text, &format!("offset {offset}"));
         }
     }
 
@@ -239,14 +246,8 @@ mod tests {
                     text.push_str(piece);
                 }
             }
-            let escaped = serde_json::to_string(&text).expect("serialize");
+            let escaped = assert_round_trip(&text, &format!("round {round}"));
             let body = &escaped.as_bytes()[1..escaped.len() - 1];
-            let unescaped = unescape(body).expect("valid");
-            assert_eq!(
-                String::from_utf8(unescaped).expect("utf-8"),
-                text,
-                "round {round}"
-            );
             // Breaking it: a bare quote or a raw control character anywhere is refused.
             if !body.is_empty() {
                 let at = (next() % body.len() as u64) as usize;
