@@ -1,5 +1,5 @@
 //! Heap snapshot profiler for openprofiling: `HeapProfiler.takeHeapSnapshot` over the V8
-//! inspector, each chunk streamed to the exporters as it arrives.
+//! inspector, each chunk unescaped as it arrives into 4 MiB blocks streamed to the exporters.
 //!
 //! [`InspectorHeapSnapshot`] is an instant [`Profiler`](openprofiling_core::Profiler): each
 //! Start of its trigger captures one snapshot (`.heapsnapshot`, which Chrome DevTools opens).

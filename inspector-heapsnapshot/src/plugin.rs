@@ -12,7 +12,7 @@ use crate::profiler::InspectorHeapSnapshot;
 
 register_profiler!(
     name: PLUGIN_NAME,
-    description: "V8 heap snapshot (HeapProfiler.takeHeapSnapshot) over the inspector, streamed to the exporters as it arrives",
+    description: "V8 heap snapshot (HeapProfiler.takeHeapSnapshot) over the inspector, streamed to the exporters as it arrives, in 4 MiB blocks",
     config_keys: [
         "gc_before",
         "gc_after",

@@ -1,4 +1,5 @@
-//! One heap snapshot: the CDP exchange, with chunks streamed to the writer as they arrive.
+//! One heap snapshot: the CDP exchange, with chunks unescaped as they arrive and streamed to the
+//! writer in blocks.
 
 use openprofiling_core::{
     ChunkBlocks, Event, InspectorSession, ProfileWriter, Result, Subscription,
