@@ -8,7 +8,7 @@
 //! up by the lane's 16-bit backslash mask. Any other content sends the block to the careful
 //! path.
 
-use wide::u8x16;
+use wide::{CmpLt, i8x16, u8x16};
 
 use super::Output;
 use super::careful::unescape_words;
@@ -71,7 +71,7 @@ fn decode_block(block: &[u8; BLOCK], room: &mut [u8; BLOCK]) -> Option<(usize, u
     let backslash = u8x16::splat(b'\\');
     let quote = u8x16::splat(b'"');
     let letter_n = u8x16::splat(b'n');
-    let last_control = u8x16::splat(0x1f);
+    let space = i8x16::splat(0x20);
     let mut refused = u8x16::splat(0);
     let mut previous_backslashes = u8x16::splat(0);
     let mut backslash_mask = 0_u16;
@@ -83,16 +83,14 @@ fn decode_block(block: &[u8; BLOCK], room: &mut [u8; BLOCK]) -> Option<(usize, u
         let backslashes = lane.cmp_eq(backslash);
         let escaped = after(previous_backslashes, backslashes);
         previous_backslashes = backslashes;
-        let newlines = lane.cmp_eq(letter_n);
+        let escaped_n = escaped & lane.cmp_eq(letter_n);
         let quotes = lane.cmp_eq(quote);
-        // Refused: another escape (`\\` included), a bare quote, a byte above 0x7F (the
-        // lane's own top bits) or a control character (`max(byte, 0x1F) == 0x1F`).
-        refused = refused
-            | (escaped & !(newlines | quotes))
-            | (quotes & !escaped)
-            | lane
-            | lane.max(last_control).cmp_eq(last_control);
-        let decoded = lane ^ (escaped & newlines & u8x16::splat(b'n' ^ b'\n'));
+        // Refused: an escape of anything but `n` or `"` (`\\` included), or a quote that is
+        // not escaped (the escaped bytes are exactly the quotes and escaped `n`s otherwise);
+        // a control character or a byte above 0x7F (as a signed byte, both are below 0x20).
+        let outside: u8x16 = bytemuck::cast(bytemuck::cast::<u8x16, i8x16>(lane).cmp_lt(space));
+        refused = refused | (escaped ^ (quotes | escaped_n)) | outside;
+        let decoded = lane ^ (escaped_n & u8x16::splat(b'n' ^ b'\n'));
         // `move_mask` fills the low 16 bits; the cast keeps exactly those.
         backslash_mask = backslashes.move_mask() as u16;
         let kept = decoded.swizzle_relaxed(u8x16::new(COMPACT[usize::from(backslash_mask)]));
