@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 
 /// Profile bytes gathered as chunks (not copied) before they go to the blocking pool together,
 /// when gzipping or without direct I/O; raw files with direct I/O gather aligned blocks as
-/// they are, and other chunks in the file's staging buffer, up to [`STAGING`] bytes. A chunk at a time, a snapshot of ~100 KB chunks cost the agent a thread
-/// hand-off and a wake-up (two context switches) per chunk: about a tenth of its CPU.
+/// they are, and other chunks in the file's staging buffer, up to [`STAGING`] bytes. A chunk
+/// at a time, a snapshot of ~100 KB chunks cost the agent a thread hand-off and a wake-up (two
+/// context switches) per chunk: about a tenth of its CPU.
 const WRITE_BATCH: usize = 1 << 20;
 
 /// Mode of the directories we create: the owner only (snapshots hold every string of the heap).
