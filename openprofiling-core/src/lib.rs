@@ -18,7 +18,7 @@ pub mod mock;
 
 pub use agent::{
     DEFAULT_SHUTDOWN_GRACE, DEFAULT_SINK_BUFFER, ExportOutcome, ProfileReport, ProfileWriter,
-    ProfilingAgent, RunningAgent,
+    ProfilingAgent, RunningAgent, SINK_BYTE_BUDGET,
 };
 pub use error::{BoxError, Error, Result};
 pub use exporter::{ExportReceipt, ExportSink, Exporter};

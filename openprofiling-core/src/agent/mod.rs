@@ -11,7 +11,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-pub use writer::{DEFAULT_SINK_BUFFER, ExportOutcome, ProfileReport, ProfileWriter};
+pub use writer::{
+    DEFAULT_SINK_BUFFER, ExportOutcome, ProfileReport, ProfileWriter, SINK_BYTE_BUDGET,
+};
 
 use crate::exporter::Exporter;
 use crate::profiler::Profiler;
@@ -93,7 +95,8 @@ impl ProfilingAgent {
     }
 
     /// Chunks buffered per exporter before the profiler waits (default
-    /// [`DEFAULT_SINK_BUFFER`]). Memory in flight is about this many chunks per exporter.
+    /// [`DEFAULT_SINK_BUFFER`]). Memory in flight is about this many chunks per exporter, and
+    /// at most [`SINK_BYTE_BUDGET`] bytes of them.
     pub fn sink_buffer(mut self, chunks: usize) -> Self {
         self.sink_buffer = Some(chunks.max(1));
         self

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::future::join_all;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -16,6 +16,10 @@ use crate::{AttributeValue, Error, ProfileMetadata, ProfileStatus, Result};
 
 /// Chunks buffered per exporter before the writer waits for it.
 pub const DEFAULT_SINK_BUFFER: usize = 8;
+
+/// Bytes buffered per exporter before the writer waits for it, whatever the chunks' count: a
+/// heap snapshot's chunks reach the writer as 4 MiB blocks, eight of which would be 32 MiB.
+pub const SINK_BYTE_BUDGET: usize = 8 << 20;
 
 /// A profile's outcome: its final metadata and what each exporter did with it.
 #[derive(Debug, Serialize)]
@@ -60,7 +64,8 @@ fn serialize_result<S: serde::Serializer>(
 }
 
 enum SinkMessage {
-    Chunk(Bytes),
+    /// A chunk, and its share of the lane's byte budget, given back once it is written.
+    Chunk(Bytes, OwnedSemaphorePermit),
     Finish(Box<ProfileMetadata>),
     Abort(String),
 }
@@ -68,6 +73,8 @@ enum SinkMessage {
 struct SinkLane {
     exporter: String,
     sender: Option<mpsc::Sender<SinkMessage>>,
+    /// [`SINK_BYTE_BUDGET`] permits, one per byte of the chunks on their way to the sink.
+    budget: Arc<Semaphore>,
     task: Option<JoinHandle<Result<ExportReceipt>>>,
     /// Set when the sink could not even begin.
     begin_error: Option<Error>,
@@ -112,6 +119,7 @@ impl ProfileWriter {
                     SinkLane {
                         exporter,
                         sender: Some(sender),
+                        budget: Arc::new(Semaphore::new(SINK_BYTE_BUDGET)),
                         task: Some(task),
                         begin_error: None,
                     }
@@ -121,6 +129,7 @@ impl ProfileWriter {
                     SinkLane {
                         exporter,
                         sender: None,
+                        budget: Arc::new(Semaphore::new(0)),
                         task: None,
                         begin_error: Some(error),
                     }
@@ -159,11 +168,16 @@ impl ProfileWriter {
         let mut live = 0;
         for lane in &mut self.lanes {
             let Some(sender) = &lane.sender else { continue };
-            if sender
-                .send(SinkMessage::Chunk(chunk.clone()))
-                .await
-                .is_err()
-            {
+            // A chunk larger than the whole budget takes all of it.
+            let share = chunk.len().clamp(1, SINK_BYTE_BUDGET) as u32;
+            let sent = match Arc::clone(&lane.budget).acquire_many_owned(share).await {
+                Ok(permit) => sender
+                    .send(SinkMessage::Chunk(chunk.clone(), permit))
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if !sent {
                 // The sink's task ended: it failed and aborted itself.
                 debug!(
                     exporter = lane.exporter,
@@ -239,8 +253,10 @@ async fn drive_sink(
 ) -> Result<ExportReceipt> {
     loop {
         match messages.recv().await {
-            Some(SinkMessage::Chunk(chunk)) => {
-                if let Err(error) = sink.write(chunk).await {
+            Some(SinkMessage::Chunk(chunk, budget_share)) => {
+                let written = sink.write(chunk).await;
+                drop(budget_share);
+                if let Err(error) = written {
                     warn!(exporter, %error, "Exporter failed; aborting its copy of the profile.");
                     abort(&exporter, sink, &error.to_string()).await;
                     return Err(error);
