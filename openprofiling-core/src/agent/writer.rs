@@ -18,8 +18,9 @@ use crate::{AttributeValue, Error, ProfileMetadata, ProfileStatus, Result};
 pub const DEFAULT_SINK_BUFFER: usize = 8;
 
 /// Bytes buffered per exporter before the writer waits for it, whatever the chunks' count: a
-/// heap snapshot's chunks reach the writer as 4 MiB blocks, eight of which would be 32 MiB.
-pub const SINK_BYTE_BUDGET: usize = 8 << 20;
+/// heap snapshot's chunks reach the writer as 4 MiB blocks, one of which is then on its way to
+/// each exporter at a time (eight, the chunk bound, would be 32 MiB).
+pub const SINK_BYTE_BUDGET: usize = 4 << 20;
 
 /// A profile's outcome: its final metadata and what each exporter did with it.
 #[derive(Debug, Serialize)]

@@ -21,8 +21,9 @@ const OVERFLOW: usize = 256 << 10;
 /// The usual capacity of a block's buffer.
 const BUFFER_SIZE: usize = CHUNK_BLOCK_SIZE + OVERFLOW;
 
-/// Buffers kept for reuse once the block in them is dropped.
-const SPARE_BUFFERS: usize = 2;
+/// Buffers kept for reuse once the block in them is dropped: one, as the block an exporter
+/// writes comes back before the next one is full.
+const SPARE_BUFFERS: usize = 1;
 
 /// Profile bytes gathered into blocks of [`CHUNK_BLOCK_SIZE`] bytes, each starting at an
 /// address aligned to [`CHUNK_BLOCK_ALIGN`], with each chunk unescaped straight into them.
